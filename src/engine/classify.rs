@@ -1,0 +1,154 @@
+//! Request and outcome classification.
+//!
+//! A URL picks its service (which breaker) and its class (which timeout) by the
+//! configured substring patterns, first match wins. An attempt's outcome (status,
+//! timeout, network error, client offline, caller abort) gets a [`Verdict`] for the
+//! breaker and a retryability for the retry policy.
+
+use super::config::{Config, RequestClass, RetryConfig};
+
+/// How one attempt ended, as the browser layer saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered with this status.
+    Status(u16),
+    /// No answer within the class timeout.
+    Timeout,
+    /// The connection failed (reset, refused, DNS) while the client was online.
+    NetworkError,
+    /// The client itself is offline: not the server's fault.
+    Offline,
+    /// The caller aborted: nobody's fault.
+    Aborted,
+}
+
+/// What an outcome says about the server's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The server answered sanely (2xx, 3xx, and 4xx other than 408 and 429).
+    Healthy,
+    /// The server failed: 5xx, 408, 429, a timeout or a network error.
+    Unhealthy,
+    /// Says nothing about the server (client offline, caller abort): not counted.
+    NotCounted,
+}
+
+impl Outcome {
+    /// The outcome's meaning for the breaker.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Outcome::Status(408 | 429) => Verdict::Unhealthy,
+            Outcome::Status(s) if s < 500 => Verdict::Healthy,
+            Outcome::Status(_) | Outcome::Timeout | Outcome::NetworkError => Verdict::Unhealthy,
+            Outcome::Offline | Outcome::Aborted => Verdict::NotCounted,
+        }
+    }
+
+    /// Whether the retry policy may try again after this outcome (methods, budget
+    /// and deadline are checked elsewhere).
+    pub fn is_retryable(self, retry: &RetryConfig) -> bool {
+        match self {
+            Outcome::Status(s) => retry.statuses.contains(&s),
+            Outcome::Timeout => retry.retry_timeouts,
+            Outcome::NetworkError => retry.retry_network_errors,
+            Outcome::Offline | Outcome::Aborted => false,
+        }
+    }
+
+    /// The status, when the server answered.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Outcome::Status(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Where a request goes: its service (index into `config.services`) and class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Index of the service in the config.
+    pub service: usize,
+    /// The request class.
+    pub class: RequestClass,
+}
+
+/// The service index for a URL, or `None` when no service claims it.
+pub fn service_of(config: &Config, url: &str) -> Option<usize> {
+    config.services.iter().position(|s| s.matches.iter().any(|m| url.contains(m.as_str())))
+}
+
+/// The class of a URL: the first matching rule, else `metadata`.
+pub fn class_of(config: &Config, url: &str) -> RequestClass {
+    config
+        .classes
+        .iter()
+        .find(|r| r.matches.iter().any(|m| url.contains(m.as_str())))
+        .map_or(RequestClass::Metadata, |r| r.class)
+}
+
+/// Service and class for a URL, or `None` when it passes through untouched.
+pub fn route(config: &Config, url: &str) -> Option<Route> {
+    service_of(config, url).map(|service| Route { service, class: class_of(config, url) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routed(url: &str) -> Option<(String, RequestClass)> {
+        let c = Config::default();
+        route(&c, url).map(|r| (c.services[r.service].name.clone(), r.class))
+    }
+
+    #[test]
+    fn reference_url_shapes_route_to_the_right_service_and_class() {
+        let plex = |class| Some(("plex".to_string(), class));
+        assert_eq!(routed("/api/v1/proxy/plex/stream/123"), plex(RequestClass::Video));
+        assert_eq!(
+            routed("http://127.0.0.1:8080/api/v1/proxy/plex/video/:/transcode/universal/start.mpd?path=x"),
+            plex(RequestClass::Transcode)
+        );
+        assert_eq!(
+            routed("/api/v1/proxy/plex/photo/:/transcode?width=240&height=135&minSize=1&upscale=1&url=/library/parts/7/indexes/sd/12000"),
+            plex(RequestClass::Thumbnail)
+        );
+        assert_eq!(routed("/api/v1/display/plex/55"), plex(RequestClass::Thumbnail));
+        assert_eq!(routed("/api/v1/proxy/plex/identity"), plex(RequestClass::Probe));
+        assert_eq!(routed("/api/v1/play/abc"), Some(("api".to_string(), RequestClass::Metadata)));
+        assert_eq!(routed("https://cdn.example/other.js"), None);
+    }
+
+    #[test]
+    fn outcomes_get_breaker_verdicts() {
+        assert_eq!(Outcome::Status(200).verdict(), Verdict::Healthy);
+        assert_eq!(Outcome::Status(206).verdict(), Verdict::Healthy);
+        assert_eq!(Outcome::Status(404).verdict(), Verdict::Healthy);
+        assert_eq!(Outcome::Status(401).verdict(), Verdict::Healthy);
+        assert_eq!(Outcome::Status(429).verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::Status(408).verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::Status(500).verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::Status(504).verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::Timeout.verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::NetworkError.verdict(), Verdict::Unhealthy);
+        assert_eq!(Outcome::Offline.verdict(), Verdict::NotCounted);
+        assert_eq!(Outcome::Aborted.verdict(), Verdict::NotCounted);
+    }
+
+    #[test]
+    fn retryable_outcomes_follow_the_config() {
+        let r = RetryConfig::default();
+        for s in [429, 502, 503, 504] {
+            assert!(Outcome::Status(s).is_retryable(&r), "{s}");
+        }
+        for s in [200, 400, 401, 404, 500, 501] {
+            assert!(!Outcome::Status(s).is_retryable(&r), "{s}");
+        }
+        assert!(Outcome::Timeout.is_retryable(&r));
+        assert!(Outcome::NetworkError.is_retryable(&r));
+        assert!(!Outcome::Offline.is_retryable(&r));
+        assert!(!Outcome::Aborted.is_retryable(&r));
+        let no_timeouts = RetryConfig { retry_timeouts: false, ..RetryConfig::default() };
+        assert!(!Outcome::Timeout.is_retryable(&no_timeouts));
+    }
+}

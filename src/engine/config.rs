@@ -1,0 +1,704 @@
+//! Typed configuration with the design's defaults, and its validation.
+//!
+//! Field names are camelCase, as a JS caller writes them. Every field is optional and
+//! falls back to its default; unknown fields are an error. [`Config::from_deserializer`]
+//! reads any serde source (JSON in tests, a JS object in the browser) and validates
+//! it, so every error names the field path, the rule and the value given:
+//! `retry.maxAttempts must be between 1 and 10, got 0`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::Millis;
+
+/// A rejected configuration: which field, which rule, which value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Path of the offending field, e.g. `services[0].breaker.openMs`.
+    pub field: String,
+    /// The rule it broke, phrased to follow "must", e.g. `be between 1 and 10`.
+    pub rule: String,
+    /// The value given, as text.
+    pub value: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} must {}, got {}", self.field, self.rule, self.value)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Joins a parent path and a field name: `join("retry", "factor") == "retry.factor"`.
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn fail(path: &str, field: &str, rule: String, value: impl fmt::Display) -> ConfigError {
+    ConfigError { field: join(path, field), rule, value: value.to_string() }
+}
+
+/// Checks `min <= value <= max`; NaN always fails.
+fn range<T: PartialOrd + fmt::Display + Copy>(
+    path: &str,
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), ConfigError> {
+    if value >= min && value <= max {
+        Ok(())
+    } else {
+        Err(fail(path, field, format!("be between {min} and {max}"), value))
+    }
+}
+
+/// The whole configuration; `Config::default()` is the design's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Config {
+    /// Off by default: a disabled module is a pure pass-through.
+    pub enabled: bool,
+    /// Per-class timeouts and the soft "slow" deadline.
+    pub timeouts: TimeoutConfig,
+    /// When and how failed requests are retried.
+    pub retry: RetryConfig,
+    /// How many retries the whole client may spend, relative to its requests.
+    pub budget: BudgetConfig,
+    /// Health probes while a breaker is open.
+    pub probe: ProbeConfig,
+    /// User notices.
+    pub notices: NoticeConfig,
+    /// The video watchdog and fallback session.
+    pub playback: PlaybackConfig,
+    /// Persisted breaker state.
+    pub persistence: PersistenceConfig,
+    /// Services, each with its own breaker; first match wins. Giving this list
+    /// replaces the default one. URLs that match no service pass through untouched.
+    pub services: Vec<ServiceConfig>,
+    /// Request class rules; first match wins, anything else is `metadata`.
+    /// Giving this list replaces the default one.
+    pub classes: Vec<ClassRule>,
+    /// Query parameters and headers that are secrets: redacted wherever a URL is
+    /// reported, never stored. Compared case-insensitively.
+    pub secrets: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            timeouts: TimeoutConfig::default(),
+            retry: RetryConfig::default(),
+            budget: BudgetConfig::default(),
+            probe: ProbeConfig::default(),
+            notices: NoticeConfig::default(),
+            playback: PlaybackConfig::default(),
+            persistence: PersistenceConfig::default(),
+            services: vec![
+                ServiceConfig {
+                    name: "plex".into(),
+                    matches: vec!["/api/v1/proxy/plex/".into(), "/api/v1/display/plex/".into()],
+                    probe_url: Some("/api/v1/proxy/plex/identity".into()),
+                    breaker: BreakerConfig { failure_threshold: 3, ..BreakerConfig::default() },
+                },
+                ServiceConfig {
+                    name: "api".into(),
+                    matches: vec!["/api/v1/".into()],
+                    probe_url: None,
+                    breaker: BreakerConfig::default(),
+                },
+            ],
+            classes: vec![
+                ClassRule { class: RequestClass::Probe, matches: vec!["/identity".into()] },
+                ClassRule {
+                    class: RequestClass::Transcode,
+                    matches: vec!["/video/:/transcode/".into()],
+                },
+                ClassRule {
+                    class: RequestClass::Thumbnail,
+                    matches: vec!["/photo/:/transcode".into(), "/api/v1/display/".into()],
+                },
+                ClassRule { class: RequestClass::Video, matches: vec!["/proxy/plex/stream/".into()] },
+            ],
+            secrets: vec!["X-Plex-Token".into()],
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config from any serde source and validates it. Type errors and unknown
+    /// fields name their path too.
+    pub fn from_deserializer<'de, D: Deserializer<'de>>(d: D) -> Result<Self, ConfigError> {
+        let config: Config = serde_path_to_error::deserialize(d).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let rule = if message.starts_with("unknown field") { "be a known field" } else { "be well-formed" };
+            ConfigError {
+                field: if path == "." { "config".into() } else { path },
+                rule: rule.into(),
+                value: message,
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field against its rule; the first broken rule is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.timeouts.validate("timeouts")?;
+        self.retry.validate("retry")?;
+        self.budget.validate("budget")?;
+        self.probe.validate("probe")?;
+        self.notices.validate("notices")?;
+        self.playback.validate("playback")?;
+        self.persistence.validate("persistence")?;
+        range("", "services.length", self.services.len(), 0, 32)?;
+        for (i, service) in self.services.iter().enumerate() {
+            let path = format!("services[{i}]");
+            service.validate(&path)?;
+            if self.services.iter().take(i).any(|s| s.name == service.name) {
+                return Err(fail(&path, "name", "be unique".into(), &service.name));
+            }
+        }
+        range("", "classes.length", self.classes.len(), 0, 32)?;
+        for (i, rule) in self.classes.iter().enumerate() {
+            patterns(&format!("classes[{i}]"), &rule.matches)?;
+        }
+        for (i, secret) in self.secrets.iter().enumerate() {
+            if secret.trim().is_empty() {
+                return Err(fail("", &format!("secrets[{i}]"), "be non-empty".into(), "\"\""));
+            }
+        }
+        Ok(())
+    }
+
+    /// The timeout for a request class.
+    pub fn timeout_for(&self, class: RequestClass) -> Millis {
+        let t = &self.timeouts;
+        match class {
+            RequestClass::Video => t.video_ms,
+            RequestClass::Transcode => t.transcode_ms,
+            RequestClass::Thumbnail => t.thumbnail_ms,
+            RequestClass::Metadata => t.metadata_ms,
+            RequestClass::Probe => self.probe.timeout_ms,
+        }
+    }
+}
+
+/// What kind of request a URL is; picks its timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RequestClass {
+    /// The video stream (range requests).
+    Video,
+    /// A transcode session.
+    Transcode,
+    /// Seek thumbnails and posters.
+    Thumbnail,
+    /// JSON metadata and anything unclassified.
+    Metadata,
+    /// A health probe.
+    Probe,
+}
+
+impl RequestClass {
+    /// Every class, in a fixed order (for metrics tables).
+    pub const ALL: [RequestClass; 5] = [
+        RequestClass::Video,
+        RequestClass::Transcode,
+        RequestClass::Thumbnail,
+        RequestClass::Metadata,
+        RequestClass::Probe,
+    ];
+
+    /// The camelCase name used in JSON and events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestClass::Video => "video",
+            RequestClass::Transcode => "transcode",
+            RequestClass::Thumbnail => "thumbnail",
+            RequestClass::Metadata => "metadata",
+            RequestClass::Probe => "probe",
+        }
+    }
+}
+
+/// Per-class timeouts (guardrails §5) and the soft deadline that triggers "slow".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct TimeoutConfig {
+    /// Metadata (JSON) requests.
+    pub metadata_ms: Millis,
+    /// Thumbnails and posters.
+    pub thumbnail_ms: Millis,
+    /// The video stream.
+    pub video_ms: Millis,
+    /// Transcode requests.
+    pub transcode_ms: Millis,
+    /// Past this, a request still in flight is "slow": notice, and optionally a
+    /// breaker failure.
+    pub slow_ms: Millis,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self { metadata_ms: 10_000, thumbnail_ms: 10_000, video_ms: 30_000, transcode_ms: 60_000, slow_ms: 3_000 }
+    }
+}
+
+const MAX_TIMEOUT_MS: Millis = 600_000;
+
+impl TimeoutConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "metadataMs", self.metadata_ms, 100, MAX_TIMEOUT_MS)?;
+        range(p, "thumbnailMs", self.thumbnail_ms, 100, MAX_TIMEOUT_MS)?;
+        range(p, "videoMs", self.video_ms, 100, MAX_TIMEOUT_MS)?;
+        range(p, "transcodeMs", self.transcode_ms, 100, MAX_TIMEOUT_MS)?;
+        range(p, "slowMs", self.slow_ms, 100, MAX_TIMEOUT_MS)
+    }
+}
+
+/// How backoff delays are randomised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Jitter {
+    /// Uniform in `0..=exponential delay` (AWS "full jitter"): the default.
+    Full,
+    /// Uniform in `min..=previous * 3`, capped (AWS "decorrelated jitter").
+    Decorrelated,
+    /// Half the exponential delay fixed, half random ("equal jitter"): never early.
+    Equal,
+    /// The plain exponential delay.
+    None,
+}
+
+/// When and how failed requests are retried (guardrails §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Base delay before the first retry.
+    pub initial_delay_ms: Millis,
+    /// Cap on any one delay.
+    pub max_delay_ms: Millis,
+    /// Growth of the delay per attempt.
+    pub factor: f64,
+    /// How delays are randomised.
+    pub jitter: Jitter,
+    /// Methods that may be retried (idempotent ones), upper-case.
+    pub methods: Vec<String>,
+    /// Response statuses that are retried.
+    pub statuses: Vec<u16>,
+    /// Retry requests that hit their timeout.
+    pub retry_timeouts: bool,
+    /// Retry network errors (reset, refused, DNS).
+    pub retry_network_errors: bool,
+    /// No retry may start later than this after the first attempt began.
+    pub deadline_ms: Millis,
+    /// Cap on a server's `Retry-After`.
+    pub max_retry_after_ms: Millis,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_delay_ms: 2_000,
+            max_delay_ms: 30_000,
+            factor: 2.0,
+            jitter: Jitter::Full,
+            methods: vec!["GET".into(), "HEAD".into(), "OPTIONS".into()],
+            statuses: vec![429, 502, 503, 504],
+            retry_timeouts: true,
+            retry_network_errors: true,
+            deadline_ms: 120_000,
+            max_retry_after_ms: 60_000,
+        }
+    }
+}
+
+impl RetryConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "maxAttempts", self.max_attempts, 1, 10)?;
+        range(p, "initialDelayMs", self.initial_delay_ms, 0, 60_000)?;
+        range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, MAX_TIMEOUT_MS)?;
+        range(p, "factor", self.factor, 1.0, 10.0)?;
+        for (i, m) in self.methods.iter().enumerate() {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(fail(p, &format!("methods[{i}]"), "be an upper-case HTTP method".into(), m));
+            }
+        }
+        for (i, s) in self.statuses.iter().enumerate() {
+            range(p, &format!("statuses[{i}]"), *s, 400, 599)?;
+        }
+        range(p, "deadlineMs", self.deadline_ms, 1_000, 3_600_000)?;
+        range(p, "maxRetryAfterMs", self.max_retry_after_ms, 0, 3_600_000)
+    }
+}
+
+/// A retry budget like tower's and gRPC's: retries may be at most `ratio` of the
+/// requests seen in the last `windowMs`, plus a floor of `minPerSecond`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BudgetConfig {
+    /// Retries allowed per request in the window (0.2 = one retry per five requests).
+    pub ratio: f64,
+    /// Retries always allowed per second of window, whatever the traffic.
+    pub min_per_second: f64,
+    /// How far back requests and retries are counted.
+    pub window_ms: Millis,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self { ratio: 0.2, min_per_second: 0.5, window_ms: 10_000 }
+    }
+}
+
+impl BudgetConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "ratio", self.ratio, 0.0, 1.0)?;
+        range(p, "minPerSecond", self.min_per_second, 0.0, 100.0)?;
+        range(p, "windowMs", self.window_ms, 1_000, 600_000)
+    }
+}
+
+/// One service: its URLs, its breaker and how to probe it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// A short name: lower-case letters, digits, `-` or `_`.
+    pub name: String,
+    /// Substrings of the URL that route a request to this service.
+    #[serde(rename = "match")]
+    pub matches: Vec<String>,
+    /// A deep health endpoint. With one, an open breaker recovers through probes;
+    /// without, it goes half-open when its open time has passed.
+    #[serde(default)]
+    pub probe_url: Option<String>,
+    /// The breaker's policy (fields not given take the defaults).
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+}
+
+impl ServiceConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(fail(p, "name", "be 1 to 32 of a-z, 0-9, - or _".into(), format!("{:?}", self.name)));
+        }
+        patterns(p, &self.matches)?;
+        if let Some(url) = &self.probe_url {
+            if url.trim().is_empty() {
+                return Err(fail(p, "probeUrl", "be a non-empty URL".into(), "\"\""));
+            }
+        }
+        self.breaker.validate(&join(p, "breaker"))
+    }
+}
+
+fn patterns(p: &str, matches: &[String]) -> Result<(), ConfigError> {
+    range(p, "match.length", matches.len(), 1, 32)?;
+    for (i, m) in matches.iter().enumerate() {
+        if m.is_empty() {
+            return Err(fail(p, &format!("match[{i}]"), "be a non-empty string".into(), "\"\""));
+        }
+    }
+    Ok(())
+}
+
+/// Which class a URL belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClassRule {
+    /// The class given to matching URLs.
+    pub class: RequestClass,
+    /// Substrings of the URL that select this class.
+    #[serde(rename = "match")]
+    pub matches: Vec<String>,
+}
+
+/// A circuit breaker's policy (guardrails §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// Error rate (0..1] over the window that opens the breaker...
+    pub error_rate_threshold: f64,
+    /// ...once the window holds at least this many calls.
+    pub minimum_requests: u32,
+    /// Buckets in the rolling window.
+    pub window_buckets: u32,
+    /// Width of one bucket.
+    pub bucket_ms: Millis,
+    /// How long the first open lasts.
+    pub open_ms: Millis,
+    /// Each reopen without a close in between multiplies the open time by this.
+    pub open_backoff_factor: f64,
+    /// Cap on the open time.
+    pub max_open_ms: Millis,
+    /// Trials admitted at once while half-open.
+    pub half_open_max_trials: u32,
+    /// Successful trials that close the breaker.
+    pub success_threshold: u32,
+    /// Calls slower than `timeouts.slowMs` count as failures.
+    pub slow_calls_are_failures: bool,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            error_rate_threshold: 0.5,
+            minimum_requests: 10,
+            window_buckets: 10,
+            bucket_ms: 1_000,
+            open_ms: 30_000,
+            open_backoff_factor: 2.0,
+            max_open_ms: 300_000,
+            half_open_max_trials: 3,
+            success_threshold: 3,
+            slow_calls_are_failures: false,
+        }
+    }
+}
+
+impl BreakerConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "failureThreshold", self.failure_threshold, 1, 1_000)?;
+        if !(self.error_rate_threshold > 0.0 && self.error_rate_threshold <= 1.0) {
+            return Err(fail(p, "errorRateThreshold", "be greater than 0 and at most 1".into(), self.error_rate_threshold));
+        }
+        range(p, "minimumRequests", self.minimum_requests, 1, 100_000)?;
+        range(p, "windowBuckets", self.window_buckets, 1, 120)?;
+        range(p, "bucketMs", self.bucket_ms, 100, 600_000)?;
+        range(p, "openMs", self.open_ms, 100, 3_600_000)?;
+        range(p, "openBackoffFactor", self.open_backoff_factor, 1.0, 10.0)?;
+        range(p, "maxOpenMs", self.max_open_ms, self.open_ms, 86_400_000)?;
+        range(p, "halfOpenMaxTrials", self.half_open_max_trials, 1, 100)?;
+        range(p, "successThreshold", self.success_threshold, 1, 100)
+    }
+}
+
+/// Health probes while a breaker is open (health-check research).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Delay before the first probe after the breaker opens.
+    pub initial_delay_ms: Millis,
+    /// Cap on the delay between probes.
+    pub max_delay_ms: Millis,
+    /// Growth of the delay after each failed probe.
+    pub factor: f64,
+    /// A probe that has not answered by then has failed.
+    pub timeout_ms: Millis,
+    /// Consecutive successful probes that move the breaker to half-open.
+    pub success_threshold: u32,
+    /// Randomise each delay within its upper half, so tabs and clients spread out.
+    pub jitter: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self { initial_delay_ms: 5_000, max_delay_ms: 60_000, factor: 2.0, timeout_ms: 5_000, success_threshold: 2, jitter: true }
+    }
+}
+
+impl ProbeConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "initialDelayMs", self.initial_delay_ms, 100, 600_000)?;
+        range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, 3_600_000)?;
+        range(p, "factor", self.factor, 1.0, 10.0)?;
+        range(p, "timeoutMs", self.timeout_ms, 100, 120_000)?;
+        range(p, "successThreshold", self.success_threshold, 1, 20)
+    }
+}
+
+/// The stable keys of the notice catalogue, in the order a problem unfolds.
+pub const NOTICE_KEYS: [&str; 7] = ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online"];
+
+/// User notices (guardrails §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct NoticeConfig {
+    /// How long a notice stays up.
+    pub duration_ms: Millis,
+    /// The same notice for the same service is not repeated within this time.
+    pub min_interval_ms: Millis,
+    /// Text overrides by message key (see [`NOTICE_KEYS`]), for wording or i18n.
+    pub messages: BTreeMap<String, String>,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> Self {
+        Self { duration_ms: 5_000, min_interval_ms: 30_000, messages: BTreeMap::new() }
+    }
+}
+
+impl NoticeConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "durationMs", self.duration_ms, 500, 600_000)?;
+        range(p, "minIntervalMs", self.min_interval_ms, 0, 3_600_000)?;
+        for (key, text) in &self.messages {
+            let field = format!("messages.{key}");
+            if !NOTICE_KEYS.contains(&key.as_str()) {
+                return Err(fail(p, &field, format!("be one of {}", NOTICE_KEYS.join(", ")), "an unknown key"));
+            }
+            range(p, &format!("{field}.length"), text.chars().count(), 1, 200)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the video resumes when the server is back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResumeAt {
+    /// Where the workout is now (the session clock): the default.
+    Session,
+    /// Where the video stopped.
+    Stopped,
+}
+
+/// The video watchdog and the fallback session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PlaybackConfig {
+    /// `currentTime` not advancing this long while playing is a stall.
+    pub stall_ms: Millis,
+    /// Where to resume.
+    pub resume: ResumeAt,
+    /// Spacing of the server's seek thumbnails (Plex index frames).
+    pub thumbnail_step_ms: Millis,
+    /// Reloads of the video source before giving up to fallback.
+    pub source_retries: u32,
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        Self { stall_ms: 1_200, resume: ResumeAt::Session, thumbnail_step_ms: 10_000, source_retries: 2 }
+    }
+}
+
+impl PlaybackConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "stallMs", self.stall_ms, 250, 60_000)?;
+        range(p, "thumbnailStepMs", self.thumbnail_step_ms, 100, 600_000)?;
+        range(p, "sourceRetries", self.source_retries, 0, 10)
+    }
+}
+
+/// Breaker state kept across reloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PersistenceConfig {
+    /// Persist and share breaker state.
+    pub enabled: bool,
+    /// Storage key.
+    pub key: String,
+    /// Stored state older than this is ignored.
+    pub max_age_ms: Millis,
+}
+
+impl Default for PersistenceConfig {
+    fn default() -> Self {
+        Self { enabled: true, key: "player-resilience".into(), max_age_ms: 3_600_000 }
+    }
+}
+
+impl PersistenceConfig {
+    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+        range(p, "key.length", self.key.len(), 1, 100)?;
+        range(p, "maxAgeMs", self.max_age_ms, 1_000, 7 * 86_400_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Config, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        Config::from_deserializer(&mut de)
+    }
+
+    #[test]
+    fn defaults_are_the_designs_and_valid() {
+        let c = Config::default();
+        assert_eq!(c.validate(), Ok(()));
+        assert!(!c.enabled);
+        assert_eq!(c.timeout_for(RequestClass::Metadata), 10_000);
+        assert_eq!(c.timeout_for(RequestClass::Thumbnail), 10_000);
+        assert_eq!(c.timeout_for(RequestClass::Video), 30_000);
+        assert_eq!(c.timeout_for(RequestClass::Transcode), 60_000);
+        assert_eq!(c.timeout_for(RequestClass::Probe), 5_000);
+        assert_eq!(c.retry.max_attempts, 3);
+        assert_eq!(c.services.first().map(|s| s.breaker.failure_threshold), Some(3));
+    }
+
+    #[test]
+    fn empty_object_is_the_defaults() {
+        assert_eq!(parse("{}"), Ok(Config::default()));
+    }
+
+    #[test]
+    fn camel_case_overrides_keep_other_defaults() {
+        let c = parse(r#"{"enabled":true,"retry":{"maxAttempts":5}}"#).unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.retry.max_attempts, 5);
+        assert_eq!(c.retry.initial_delay_ms, 2_000);
+    }
+
+    #[test]
+    fn range_error_names_field_rule_and_value() {
+        let e = parse(r#"{"retry":{"maxAttempts":0}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "retry.maxAttempts must be between 1 and 10, got 0");
+        assert_eq!(e.field, "retry.maxAttempts");
+    }
+
+    #[test]
+    fn nested_service_errors_carry_the_index() {
+        let e = parse(r#"{"services":[{"name":"a","match":["/a"],"breaker":{"openMs":5}}]}"#).unwrap_err();
+        assert_eq!(e.field, "services[0].breaker.openMs");
+        let e = parse(r#"{"services":[{"name":"a","match":["/a"]},{"name":"a","match":["/b"]}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "services[1].name must be unique, got a");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_their_path() {
+        let e = parse(r#"{"retry":{"maxAttempt":3}}"#).unwrap_err();
+        assert_eq!(e.field, "retry.maxAttempt");
+        assert_eq!(e.rule, "be a known field");
+        assert!(parse(r#"{"nope":1}"#).is_err());
+    }
+
+    #[test]
+    fn wrong_types_name_their_path() {
+        let e = parse(r#"{"timeouts":{"videoMs":"soon"}}"#).unwrap_err();
+        assert_eq!(e.field, "timeouts.videoMs");
+        let e = parse(r#"{"playback":{"resume":"later"}}"#).unwrap_err();
+        assert_eq!(e.field, "playback.resume");
+    }
+
+    #[test]
+    fn nan_and_cross_field_rules_are_enforced() {
+        let mut c = Config::default();
+        c.retry.factor = f64::NAN;
+        assert_eq!(c.validate().unwrap_err().field, "retry.factor");
+        let e = parse(r#"{"retry":{"initialDelayMs":5000,"maxDelayMs":1000}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "retry.maxDelayMs must be between 5000 and 600000, got 1000");
+        let e = parse(r#"{"notices":{"messages":{"bogus":"x"}}}"#).unwrap_err();
+        assert_eq!(e.field, "notices.messages.bogus");
+    }
+}
