@@ -4,15 +4,40 @@
 //! takes `now` (monotonic milliseconds) and returns decisions or events, so every
 //! policy is tested natively with a manual clock. Nothing here panics on any input
 //! (a panic in wasm kills the module for the whole page).
+//!
+//! | part | file |
+//! |---|---|
+//! | typed config, defaults, validation | [`config`] |
+//! | URL → service and class; outcome → verdict | [`classify`] |
+//! | per-service circuit breaker and its rolling window | [`breaker`], [`window`] |
+//! | backoff delays, retry decisions, retry budget, `Retry-After` | [`backoff`], [`retry`], [`budget`], [`retry_after`] |
+//! | health probes while open | [`probe`] |
+//! | user notices | [`notify`] |
+//! | the playback session (stall, fallback, resume) | [`playback`] |
+//! | counters, latency histogram, time in state | [`metrics`] |
+//! | secret redaction | [`redact`] |
+//! | seeded jitter | [`rng`] |
+//! | the engine that drives them all | [`resilience`] |
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
 )]
 
+pub mod backoff;
 pub mod breaker;
+pub mod budget;
 pub mod classify;
 pub mod config;
+pub mod metrics;
+pub mod notify;
+pub mod playback;
+pub mod probe;
+pub mod redact;
+pub mod resilience;
+pub mod retry;
+pub mod retry_after;
 pub mod rng;
+pub mod window;
 
 /// Monotonic milliseconds: an instant (from an arbitrary origin) or a duration.
 pub type Millis = u64;

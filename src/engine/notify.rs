@@ -1,0 +1,523 @@
+//! Notification policy: turns engine signals into the few user notices worth showing.
+//!
+//! The policy, per service (a config name; `None` is a slot of its own):
+//!
+//! - **Stages.** Problem signals are ordered `Slow < Retrying < Unavailable < Fallback`.
+//!   A problem signal is shown only when it escalates past the service's current
+//!   stage, so twenty slow requests make one notice, and "retrying" after
+//!   "unavailable" makes none. The stages of one problem are its *episode*.
+//! - **Recovery.** `Recovered` ends the episode and resets the stage. If any problem
+//!   notice was shown in the episode, a `Restored` notice says so; otherwise the
+//!   reset is silent. This is the hysteresis: the engine signals `Slow` only after the
+//!   soft deadline, so a blip shorter than that shows nothing, nor does its recovery.
+//! - **Flapping.** For `min_interval_ms` after a `Restored` notice, a new episode's
+//!   `Slow` and `Retrying` notices are suppressed. The stage still advances, so a real
+//!   `Unavailable` or `Fallback` is still shown (and then its recovery too). A clock
+//!   that went backwards counts as "no time has passed" (still suppressed).
+//! - **Offline / online** are client-wide (`service` is always `None`): `Offline` is
+//!   shown once until `Online`; `Online` is shown only if `Offline` was shown. They do
+//!   not touch the services' stages.
+//! - **No secrets.** Texts come only from the catalogue (defaults or
+//!   `config.messages`); `service` is the name the caller passes, which is a config
+//!   name, never a URL.
+//! - **Bounded memory.** At most [`MAX_SERVICES`] service slots are kept (services are
+//!   few); names are cut to [`MAX_NAME_BYTES`]. When full, an idle slot (no episode
+//!   under way) is reused; if none is idle, signals for the new name are ignored.
+
+use serde::Serialize;
+
+use super::config::NoticeConfig;
+use super::Millis;
+
+/// Most service slots a [`Notifier`] keeps.
+pub const MAX_SERVICES: usize = 64;
+/// Longest service name kept, in bytes (longer names are cut at a char boundary).
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// Which notice: one per catalogue key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoticeKind {
+    /// A request passed its soft deadline.
+    Slow,
+    /// Requests are being retried.
+    Retrying,
+    /// The service's breaker is open.
+    Unavailable,
+    /// The video switched to the thumbnail fallback.
+    Fallback,
+    /// The service is back after a shown problem.
+    Restored,
+    /// The client lost its network.
+    Offline,
+    /// The client is back online after a shown `Offline`.
+    Online,
+}
+
+impl NoticeKind {
+    /// Every kind, in the order of [`NOTICE_KEYS`](super::config::NOTICE_KEYS).
+    pub const ALL: [NoticeKind; 7] = [
+        NoticeKind::Slow,
+        NoticeKind::Retrying,
+        NoticeKind::Unavailable,
+        NoticeKind::Fallback,
+        NoticeKind::Restored,
+        NoticeKind::Offline,
+        NoticeKind::Online,
+    ];
+
+    /// The stable catalogue key (one of [`NOTICE_KEYS`](super::config::NOTICE_KEYS)).
+    pub const fn key(self) -> &'static str {
+        match self {
+            NoticeKind::Slow => "slow",
+            NoticeKind::Retrying => "retrying",
+            NoticeKind::Unavailable => "unavailable",
+            NoticeKind::Fallback => "fallback",
+            NoticeKind::Restored => "restored",
+            NoticeKind::Offline => "offline",
+            NoticeKind::Online => "online",
+        }
+    }
+
+    /// How serious the notice is.
+    pub const fn severity(self) -> Severity {
+        match self {
+            NoticeKind::Slow | NoticeKind::Retrying | NoticeKind::Restored | NoticeKind::Online => Severity::Info,
+            NoticeKind::Unavailable | NoticeKind::Fallback | NoticeKind::Offline => Severity::Warning,
+        }
+    }
+
+    /// The default English text.
+    pub const fn default_text(self) -> &'static str {
+        match self {
+            NoticeKind::Slow => "Video server is slow to respond. Retrying…",
+            NoticeKind::Retrying => "Still trying to reach the video server…",
+            NoticeKind::Unavailable => "Video server is unavailable. We'll keep checking.",
+            NoticeKind::Fallback => "Video paused — your workout continues.",
+            NoticeKind::Restored => "Video is back.",
+            NoticeKind::Offline => "You're offline. Your workout continues.",
+            NoticeKind::Online => "You're back online.",
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            NoticeKind::Slow => 0,
+            NoticeKind::Retrying => 1,
+            NoticeKind::Unavailable => 2,
+            NoticeKind::Fallback => 3,
+            NoticeKind::Restored => 4,
+            NoticeKind::Offline => 5,
+            NoticeKind::Online => 6,
+        }
+    }
+}
+
+/// How a notice should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Something the user should know is degraded.
+    Warning,
+    /// Something failed outright (not used by the default policy).
+    Error,
+}
+
+/// One notice for the user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// Which notice.
+    pub kind: NoticeKind,
+    /// Its catalogue key (for i18n on the JS side).
+    pub key: &'static str,
+    /// How it should look.
+    pub severity: Severity,
+    /// The text, from the catalogue only.
+    pub text: String,
+    /// How long it stays up.
+    pub duration_ms: Millis,
+    /// The service it is about (a config name), or `None` for client-wide notices.
+    pub service: Option<String>,
+}
+
+/// What the engine tells the notifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// A request passed the soft deadline.
+    Slow,
+    /// A request is being retried.
+    Retrying,
+    /// The breaker opened.
+    Unavailable,
+    /// The video fell back to thumbnails.
+    Fallback,
+    /// The service works again (breaker closed, video healthy).
+    Recovered,
+    /// The client went offline.
+    Offline,
+    /// The client came back online.
+    Online,
+}
+
+/// Problem stage of one service: 0 is none, then Slow = 1 … Fallback = 4.
+type Stage = u8;
+
+fn problem(signal: Signal) -> Option<(Stage, NoticeKind)> {
+    match signal {
+        Signal::Slow => Some((1, NoticeKind::Slow)),
+        Signal::Retrying => Some((2, NoticeKind::Retrying)),
+        Signal::Unavailable => Some((3, NoticeKind::Unavailable)),
+        Signal::Fallback => Some((4, NoticeKind::Fallback)),
+        Signal::Recovered | Signal::Offline | Signal::Online => None,
+    }
+}
+
+/// One service's episode.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    stage: Stage,
+    /// A problem notice was shown in this episode.
+    shown: bool,
+    /// When the last `Restored` notice was shown.
+    restored_at: Option<Millis>,
+}
+
+impl Slot {
+    fn is_idle(&self) -> bool {
+        self.stage == 0 && !self.shown
+    }
+}
+
+/// The notification policy (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    texts: [String; 7],
+    duration_ms: Millis,
+    min_interval_ms: Millis,
+    /// The slot for signals without a service.
+    unnamed: Slot,
+    services: Vec<(String, Slot)>,
+    offline_shown: bool,
+}
+
+fn cut(name: &str) -> &str {
+    let end = name
+        .char_indices()
+        .map(|(i, c)| i.saturating_add(c.len_utf8()))
+        .take_while(|&end| end <= MAX_NAME_BYTES)
+        .last()
+        .unwrap_or(0);
+    name.get(..end).unwrap_or("")
+}
+
+impl Notifier {
+    /// A notifier with the config's durations and text overrides.
+    pub fn new(config: &NoticeConfig) -> Self {
+        let texts = NoticeKind::ALL
+            .map(|kind| config.messages.get(kind.key()).cloned().unwrap_or_else(|| kind.default_text().to_owned()));
+        Self {
+            texts,
+            duration_ms: config.duration_ms,
+            min_interval_ms: config.min_interval_ms,
+            unnamed: Slot::default(),
+            services: Vec::new(),
+            offline_shown: false,
+        }
+    }
+
+    fn notice(&self, kind: NoticeKind, service: Option<&str>) -> Notice {
+        Notice {
+            kind,
+            key: kind.key(),
+            severity: kind.severity(),
+            text: self.texts.get(kind.index()).cloned().unwrap_or_else(|| kind.default_text().to_owned()),
+            duration_ms: self.duration_ms,
+            service: service.map(str::to_owned),
+        }
+    }
+
+    /// The slot for a service, made (or an idle one reused) if needed; `None` when
+    /// every slot is busy with another service.
+    fn slot(&mut self, name: &str) -> Option<&mut Slot> {
+        if let Some(i) = self.services.iter().position(|(n, _)| n == name) {
+            return self.services.get_mut(i).map(|(_, s)| s);
+        }
+        if self.services.len() < MAX_SERVICES {
+            self.services.push((name.to_owned(), Slot::default()));
+            return self.services.last_mut().map(|(_, s)| s);
+        }
+        let (n, s) = self.services.iter_mut().find(|(_, s)| s.is_idle())?;
+        *n = name.to_owned();
+        *s = Slot::default();
+        Some(s)
+    }
+
+    /// Feeds one signal at `now`; returns the notice to show, if any.
+    pub fn signal(&mut self, now: Millis, service: Option<&str>, signal: Signal) -> Option<Notice> {
+        match signal {
+            Signal::Offline => {
+                if self.offline_shown {
+                    return None;
+                }
+                self.offline_shown = true;
+                return Some(self.notice(NoticeKind::Offline, None));
+            }
+            Signal::Online => {
+                if !self.offline_shown {
+                    return None;
+                }
+                self.offline_shown = false;
+                return Some(self.notice(NoticeKind::Online, None));
+            }
+            _ => {}
+        }
+        let service = service.map(cut);
+        let min_interval = self.min_interval_ms;
+        let slot = match service {
+            Some(name) => self.slot(name)?,
+            None => &mut self.unnamed,
+        };
+        let kind = match problem(signal) {
+            Some((stage, kind)) => {
+                if stage <= slot.stage {
+                    return None;
+                }
+                slot.stage = stage;
+                let flapping = slot.restored_at.is_some_and(|at| now.saturating_sub(at) < min_interval);
+                if flapping && stage <= 2 {
+                    return None;
+                }
+                slot.shown = true;
+                kind
+            }
+            None => {
+                // Recovered: the episode ends.
+                let shown = slot.shown;
+                slot.stage = 0;
+                slot.shown = false;
+                if !shown {
+                    return None;
+                }
+                slot.restored_at = Some(now);
+                NoticeKind::Restored
+            }
+        };
+        Some(self.notice(kind, service))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::NOTICE_KEYS;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn notifier() -> Notifier {
+        Notifier::new(&NoticeConfig::default())
+    }
+
+    fn kind(n: Option<Notice>) -> Option<NoticeKind> {
+        n.map(|n| n.kind)
+    }
+
+    const PLEX: Option<&str> = Some("plex");
+
+    #[test]
+    fn kinds_match_the_catalogue_keys() {
+        let keys: Vec<&str> = NoticeKind::ALL.iter().map(|k| k.key()).collect();
+        assert_eq!(keys, NOTICE_KEYS);
+    }
+
+    #[test]
+    fn twenty_slow_requests_make_one_notice() {
+        // Given a notifier, when twenty requests pass their soft deadline,
+        let mut n = notifier();
+        let shown: Vec<Notice> = (0..20).filter_map(|i| n.signal(i * 100, PLEX, Signal::Slow)).collect();
+        // then one notice is shown, with the default text, severity and duration.
+        assert_eq!(shown.len(), 1);
+        let first = shown.first().unwrap();
+        assert_eq!(first.kind, NoticeKind::Slow);
+        assert_eq!(first.key, "slow");
+        assert_eq!(first.text, "Video server is slow to respond. Retrying…");
+        assert_eq!(first.severity, Severity::Info);
+        assert_eq!(first.duration_ms, 5_000);
+        assert_eq!(first.service.as_deref(), Some("plex"));
+    }
+
+    #[test]
+    fn the_outage_unfolds_in_escalating_stages_then_restores() {
+        let mut n = notifier();
+        // Given the story: slow, retrying, unavailable, fallback, each shown once,
+        assert_eq!(kind(n.signal(0, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(1_000, PLEX, Signal::Retrying)), Some(NoticeKind::Retrying));
+        assert_eq!(kind(n.signal(2_000, PLEX, Signal::Retrying)), None);
+        let unavailable = n.signal(5_000, PLEX, Signal::Unavailable).unwrap();
+        assert_eq!(unavailable.severity, Severity::Warning);
+        // when a retry happens after the breaker opened, nothing more is said,
+        assert_eq!(kind(n.signal(6_000, PLEX, Signal::Retrying)), None);
+        assert_eq!(kind(n.signal(6_000, PLEX, Signal::Slow)), None);
+        let fallback = n.signal(7_000, PLEX, Signal::Fallback).unwrap();
+        assert_eq!(fallback.text, "Video paused — your workout continues.");
+        // then recovery says "Video is back." once.
+        let restored = n.signal(60_000, PLEX, Signal::Recovered).unwrap();
+        assert_eq!(restored.kind, NoticeKind::Restored);
+        assert_eq!(restored.text, "Video is back.");
+        assert_eq!(restored.severity, Severity::Info);
+        assert_eq!(kind(n.signal(60_500, PLEX, Signal::Recovered)), None);
+    }
+
+    #[test]
+    fn a_blip_that_showed_nothing_recovers_silently() {
+        // Given a service that never got a problem notice (a sub-deadline blip),
+        let mut n = notifier();
+        // when it recovers, then nothing is shown.
+        assert_eq!(kind(n.signal(500, PLEX, Signal::Recovered)), None);
+        // And a real episode afterwards is still shown.
+        assert_eq!(kind(n.signal(1_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+    }
+
+    #[test]
+    fn flapping_suppresses_slow_and_retrying_but_not_unavailable() {
+        let mut n = notifier();
+        // Given an episode that was shown and restored at t = 10 s,
+        n.signal(0, PLEX, Signal::Slow);
+        assert_eq!(kind(n.signal(10_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+        // when the server is slow again 5 s later, then nothing is shown,
+        assert_eq!(kind(n.signal(15_000, PLEX, Signal::Slow)), None);
+        assert_eq!(kind(n.signal(16_000, PLEX, Signal::Retrying)), None);
+        // and its silent recovery says nothing either;
+        assert_eq!(kind(n.signal(17_000, PLEX, Signal::Recovered)), None);
+        // but a real outage inside the interval is still shown, and its recovery.
+        n.signal(18_000, PLEX, Signal::Slow);
+        assert_eq!(kind(n.signal(19_000, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
+        assert_eq!(kind(n.signal(25_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+        // When the interval has passed since the last restore, slow is shown again.
+        assert_eq!(kind(n.signal(25_000 + 29_999, PLEX, Signal::Slow)), None);
+        n.signal(60_000, PLEX, Signal::Recovered);
+        assert_eq!(kind(n.signal(60_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+    }
+
+    #[test]
+    fn a_clock_going_backwards_keeps_suppressing() {
+        let mut n = notifier();
+        n.signal(100_000, PLEX, Signal::Slow);
+        n.signal(100_000, PLEX, Signal::Recovered);
+        // When the clock jumps back before the restore, the interval has not passed.
+        assert_eq!(kind(n.signal(1_000, PLEX, Signal::Slow)), None);
+    }
+
+    #[test]
+    fn services_have_their_own_stages() {
+        let mut n = notifier();
+        assert!(n.signal(0, PLEX, Signal::Slow).is_some());
+        // Given plex is slow, when api is slow too, then api gets its own notice.
+        let api = n.signal(0, Some("api"), Signal::Slow).unwrap();
+        assert_eq!(api.service.as_deref(), Some("api"));
+        // And signals without a service have their own slot.
+        assert_eq!(kind(n.signal(0, None, Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(0, None, Signal::Slow)), None);
+    }
+
+    #[test]
+    fn offline_is_shown_once_and_online_only_after_it() {
+        let mut n = notifier();
+        // Given the client is online, when "online" fires, then nothing is shown.
+        assert_eq!(kind(n.signal(0, None, Signal::Online)), None);
+        // When it goes offline twice, then one warning is shown, client-wide.
+        let off = n.signal(1_000, PLEX, Signal::Offline).unwrap();
+        assert_eq!(off.severity, Severity::Warning);
+        assert_eq!(off.service, None);
+        assert_eq!(kind(n.signal(2_000, None, Signal::Offline)), None);
+        // Then back online is shown once.
+        assert_eq!(kind(n.signal(3_000, None, Signal::Online)), Some(NoticeKind::Online));
+        assert_eq!(kind(n.signal(4_000, None, Signal::Online)), None);
+        // Offline does not touch the services' stages.
+        assert_eq!(kind(n.signal(5_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+    }
+
+    #[test]
+    fn texts_can_be_overridden_by_key() {
+        let mut config = NoticeConfig::default();
+        config.messages.insert("restored".into(), "Das Video ist zurück.".into());
+        config.duration_ms = 8_000;
+        let mut n = Notifier::new(&config);
+        n.signal(0, PLEX, Signal::Unavailable);
+        let restored = n.signal(1_000, PLEX, Signal::Recovered).unwrap();
+        assert_eq!(restored.text, "Das Video ist zurück.");
+        assert_eq!(restored.duration_ms, 8_000);
+        assert_eq!(n.signal(2_000, PLEX, Signal::Fallback).unwrap().text, "Video paused — your workout continues.");
+    }
+
+    #[test]
+    fn slots_are_capped_and_idle_ones_reused() {
+        let mut n = notifier();
+        // Given every slot busy with an episode,
+        for i in 0..MAX_SERVICES {
+            assert!(n.signal(0, Some(&format!("s{i}")), Signal::Slow).is_some());
+        }
+        // when a new service signals, then it is ignored and memory does not grow;
+        assert_eq!(kind(n.signal(0, Some("late"), Signal::Slow)), None);
+        assert_eq!(n.services.len(), MAX_SERVICES);
+        // when one slot goes idle, then the newcomer takes it over.
+        n.signal(0, Some("s3"), Signal::Recovered);
+        assert_eq!(kind(n.signal(0, Some("late"), Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(n.services.len(), MAX_SERVICES);
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_char_boundary() {
+        let mut n = notifier();
+        let long = "é".repeat(100);
+        let notice = n.signal(0, Some(&long), Signal::Slow).unwrap();
+        let service = notice.service.unwrap();
+        assert!(service.len() <= MAX_NAME_BYTES && service.len() >= MAX_NAME_BYTES - 1);
+        assert!(long.starts_with(&service));
+    }
+
+    #[test]
+    fn notices_serialize_in_camel_case() {
+        let mut n = notifier();
+        let json = serde_json::to_string(&n.signal(0, PLEX, Signal::Unavailable).unwrap()).unwrap();
+        assert!(json.contains(r#""kind":"unavailable""#), "{json}");
+        assert!(json.contains(r#""severity":"warning""#), "{json}");
+        assert!(json.contains(r#""durationMs":5000"#), "{json}");
+    }
+
+    fn any_signal() -> impl Strategy<Value = Signal> {
+        prop_oneof![
+            Just(Signal::Slow),
+            Just(Signal::Retrying),
+            Just(Signal::Unavailable),
+            Just(Signal::Fallback),
+            Just(Signal::Recovered),
+            Just(Signal::Offline),
+            Just(Signal::Online),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_never_panics_and_never_repeats_a_stage(
+            events in proptest::collection::vec((any::<u64>(), proptest::option::of("[a-z]{0,3}|.{0,80}"), any_signal()), 0..200)
+        ) {
+            let mut n = notifier();
+            let mut last: Vec<(Option<String>, NoticeKind)> = Vec::new();
+            for (now, service, signal) in events {
+                if let Some(notice) = n.signal(now, service.as_deref(), signal) {
+                    prop_assert!(NOTICE_KEYS.contains(&notice.key));
+                    prop_assert!(!notice.text.is_empty());
+                    // The same problem notice never shows twice in a row for one service.
+                    if notice.kind != NoticeKind::Restored {
+                        let prev = last.iter().rev().find(|(s, _)| *s == notice.service).map(|(_, k)| *k);
+                        prop_assert_ne!(prev, Some(notice.kind));
+                    }
+                    last.push((notice.service.clone(), notice.kind));
+                }
+            }
+            prop_assert!(n.services.len() <= MAX_SERVICES);
+        }
+    }
+}

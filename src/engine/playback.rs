@@ -1,0 +1,590 @@
+//! The playback session model: is the video healthy, stalled, in the thumbnail
+//! fallback or resuming; when to reload its source; where and whether to resume; which
+//! seek thumbnail matches the workout clock.
+//!
+//! The web layer polls the video element every ~250 ms ([`Playback::sample`]) and
+//! forwards media errors, breaker changes and the `playing` event; each call returns at
+//! most one [`PlaybackAction`] to carry out.
+//!
+//! - **Stall.** `currentTime` advancing less than [`MIN_PROGRESS_S`] for
+//!   `stall_ms` while not paused, ended or seeking. A pause, an end or a seek (the
+//!   `seeking` flag, or `currentTime` jumping backwards or further than playback could
+//!   have gone) restarts the watch instead. `Stalled` is returned once per stall; a
+//!   source reload re-arms it, so a reload that does not help is reported again.
+//! - **Trouble.** When trouble begins (stall, media error, breaker open), whether the
+//!   video was playing is frozen: a video the user had paused resumes paused.
+//! - **Fallback** ends only through [`Playback::on_breaker_closed`]; samples are
+//!   ignored while in it (the source is gone; the overlay shows thumbnails).
+//! - Non-finite `currentTime` is "no information": never progress, never a jump.
+
+use serde::Serialize;
+
+use super::config::{PlaybackConfig, ResumeAt};
+use super::Millis;
+
+/// Less progress than this (seconds) is "not advancing".
+pub const MIN_PROGRESS_S: f64 = 0.01;
+/// Playback faster than this many times real time is taken for a seek.
+const MAX_RATE: f64 = 4.0;
+/// Slack (seconds) added to the expected progress before a forward move is a seek.
+const JUMP_SLACK_S: f64 = 1.0;
+
+/// The video's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoHealth {
+    /// Playing (or paused by the user) normally.
+    Healthy,
+    /// `currentTime` stopped advancing, or the source failed and is being reloaded.
+    Stalled,
+    /// Thumbnails are shown; the workout goes on.
+    Fallback,
+    /// The source was restored; waiting for it to play.
+    Resuming,
+}
+
+/// One poll of the video element.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoSample {
+    /// `currentTime`, seconds (may be NaN).
+    pub current_time_s: f64,
+    /// `paused`.
+    pub paused: bool,
+    /// `ended`.
+    pub ended: bool,
+    /// `seeking`.
+    pub seeking: bool,
+}
+
+/// What the web layer should do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlaybackAction {
+    /// A soft stall was detected.
+    Stalled,
+    /// Reload the source URL and seek to `seek_to_s`; `attempt` counts from 1.
+    ReloadSource {
+        /// Which reload this is, from 1.
+        attempt: u32,
+        /// Where to seek after reloading (the last position that was progressing).
+        seek_to_s: f64,
+    },
+    /// Show thumbnails and keep the workout going.
+    EnterFallback,
+    /// Restore the source at `at_s`; play only if it was playing.
+    Resume {
+        /// Where to seek, seconds.
+        at_s: f64,
+        /// Whether to call `play()` (the video was playing when trouble began).
+        play: bool,
+    },
+    /// The video is healthy again.
+    Recovered,
+}
+
+/// The playback session model (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Playback {
+    stall_ms: Millis,
+    resume: ResumeAt,
+    thumbnail_step_ms: Millis,
+    source_retries: u32,
+    health: VideoHealth,
+    /// Last finite `currentTime` seen, and when.
+    last: Option<(f64, Millis)>,
+    /// Since when the video has been expected to advance (`None` before any sample).
+    watch_since: Option<Millis>,
+    /// `Stalled` was already returned for the current watch.
+    stall_reported: bool,
+    stopped_at_s: f64,
+    /// Whether the video is playing (updated by samples outside trouble).
+    playing: bool,
+    /// `playing`, frozen when trouble began.
+    was_playing: bool,
+    reloads: u32,
+}
+
+fn finite_non_negative(x: f64) -> Option<f64> {
+    (x.is_finite() && x >= 0.0).then_some(x)
+}
+
+impl Playback {
+    /// A healthy session at position 0, not known to be playing.
+    pub fn new(config: &PlaybackConfig) -> Self {
+        Self {
+            stall_ms: config.stall_ms,
+            resume: config.resume,
+            thumbnail_step_ms: config.thumbnail_step_ms,
+            source_retries: config.source_retries,
+            health: VideoHealth::Healthy,
+            last: None,
+            watch_since: None,
+            stall_reported: false,
+            stopped_at_s: 0.0,
+            playing: false,
+            was_playing: false,
+            reloads: 0,
+        }
+    }
+
+    /// The video's health now.
+    pub fn health(&self) -> VideoHealth {
+        self.health
+    }
+
+    /// The last position (seconds) at which the video was seen advancing.
+    pub fn stopped_at_s(&self) -> f64 {
+        self.stopped_at_s
+    }
+
+    /// Freezes `was_playing` when leaving `Healthy` or `Resuming` for trouble.
+    fn trouble_begins(&mut self) {
+        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+            self.was_playing = self.playing;
+        }
+    }
+
+    fn rewatch(&mut self, now: Millis) {
+        self.watch_since = Some(now);
+        self.stall_reported = false;
+    }
+
+    /// One poll of the video element (every ~250 ms).
+    pub fn sample(&mut self, now: Millis, s: VideoSample) -> Option<PlaybackAction> {
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+            self.playing = !s.paused && !s.ended;
+        }
+        let time = finite_non_negative(s.current_time_s);
+        let previous = self.last;
+        if let Some(t) = time {
+            self.last = Some((t, now));
+        }
+        if s.paused || s.ended || s.seeking {
+            self.rewatch(now);
+            return None;
+        }
+        let (Some(t), Some((before, at))) = (time, previous) else {
+            // First position, or no information: progress cannot be judged yet.
+            if time.is_some() && previous.is_none() {
+                self.rewatch(now);
+            }
+            return self.check_stall(now);
+        };
+        let delta = t - before;
+        let elapsed_s = now.saturating_sub(at) as f64 / 1_000.0;
+        let reach = elapsed_s.mul_add(MAX_RATE, JUMP_SLACK_S);
+        if delta < -MIN_PROGRESS_S || delta > reach {
+            // A seek (or a reload's seek): not a stall, not progress either.
+            self.rewatch(now);
+            return None;
+        }
+        if delta < MIN_PROGRESS_S {
+            return self.check_stall(now);
+        }
+        // Progress.
+        self.stopped_at_s = t;
+        self.rewatch(now);
+        match self.health {
+            VideoHealth::Stalled | VideoHealth::Resuming => {
+                self.health = VideoHealth::Healthy;
+                self.playing = true;
+                self.reloads = 0;
+                Some(PlaybackAction::Recovered)
+            }
+            VideoHealth::Healthy | VideoHealth::Fallback => None,
+        }
+    }
+
+    fn check_stall(&mut self, now: Millis) -> Option<PlaybackAction> {
+        let since = match self.watch_since {
+            // No watch yet, or the clock went backwards: start watching now.
+            Some(since) if since <= now => since,
+            _ => {
+                self.rewatch(now);
+                return None;
+            }
+        };
+        if self.stall_reported || now.saturating_sub(since) < self.stall_ms {
+            return None;
+        }
+        self.stall_reported = true;
+        self.trouble_begins();
+        self.health = VideoHealth::Stalled;
+        Some(PlaybackAction::Stalled)
+    }
+
+    /// A media error, or the web layer confirming a stall: reload the source while
+    /// reloads remain, then fall back.
+    pub fn on_network_error(&mut self, now: Millis) -> Option<PlaybackAction> {
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.trouble_begins();
+        if self.reloads < self.source_retries {
+            self.reloads = self.reloads.saturating_add(1);
+            self.health = VideoHealth::Stalled;
+            self.rewatch(now);
+            return Some(PlaybackAction::ReloadSource { attempt: self.reloads, seek_to_s: self.stopped_at_s });
+        }
+        self.health = VideoHealth::Fallback;
+        Some(PlaybackAction::EnterFallback)
+    }
+
+    /// The service's breaker opened: the server is down, fall back now.
+    pub fn on_breaker_open(&mut self, _now: Millis) -> Option<PlaybackAction> {
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.trouble_begins();
+        self.health = VideoHealth::Fallback;
+        Some(PlaybackAction::EnterFallback)
+    }
+
+    /// The service's breaker closed: resume from `Fallback` or `Stalled` at the
+    /// policy's position (`session_s` is the workout clock; if it is not a finite,
+    /// non-negative number, the stopped position is used).
+    pub fn on_breaker_closed(&mut self, now: Millis, session_s: f64) -> Option<PlaybackAction> {
+        if !matches!(self.health, VideoHealth::Fallback | VideoHealth::Stalled) {
+            return None;
+        }
+        let at_s = match self.resume {
+            ResumeAt::Session => finite_non_negative(session_s).unwrap_or(self.stopped_at_s),
+            ResumeAt::Stopped => self.stopped_at_s,
+        };
+        self.health = VideoHealth::Resuming;
+        self.playing = self.was_playing;
+        self.last = None;
+        self.rewatch(now);
+        Some(PlaybackAction::Resume { at_s, play: self.was_playing })
+    }
+
+    /// The element fired `playing`: a stalled or resuming video is healthy again.
+    pub fn on_playing(&mut self, now: Millis) -> Option<PlaybackAction> {
+        match self.health {
+            VideoHealth::Fallback => None,
+            VideoHealth::Healthy => {
+                self.reloads = 0;
+                self.playing = true;
+                None
+            }
+            VideoHealth::Stalled | VideoHealth::Resuming => {
+                self.health = VideoHealth::Healthy;
+                self.reloads = 0;
+                self.playing = true;
+                self.rewatch(now);
+                Some(PlaybackAction::Recovered)
+            }
+        }
+    }
+
+    /// The seek thumbnail for workout time `session_s`: the server has one every
+    /// `thumbnail_step_ms`, so this is `session_s` floored to that step, in ms.
+    /// NaN or negative gives 0; huge values saturate.
+    pub fn thumbnail_offset_ms(&self, session_s: f64) -> Millis {
+        if session_s.is_nan() || session_s <= 0.0 {
+            return 0;
+        }
+        let step = self.thumbnail_step_ms.max(1);
+        // `as` saturates for huge values (and +inf).
+        let ms = (session_s * 1_000.0) as Millis;
+        (ms / step).saturating_mul(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn playing(t: f64) -> VideoSample {
+        VideoSample { current_time_s: t, paused: false, ended: false, seeking: false }
+    }
+
+    fn paused(t: f64) -> VideoSample {
+        VideoSample { paused: true, ..playing(t) }
+    }
+
+    /// A session that has played smoothly from 0 to 10 s (samples every 250 ms),
+    /// ending at clock `10_000`.
+    fn played_ten_seconds(config: &PlaybackConfig) -> Playback {
+        let mut p = Playback::new(config);
+        for i in 0..=40u32 {
+            assert_eq!(p.sample(u64::from(i) * 250, playing(f64::from(i) * 0.25)), None);
+        }
+        assert_eq!(p.stopped_at_s(), 10.0);
+        p
+    }
+
+    /// Samples `t` every 250 ms from `from` to `to` inclusive; returns the actions with
+    /// their clock.
+    fn hold(p: &mut Playback, from: Millis, to: Millis, s: VideoSample) -> Vec<(Millis, PlaybackAction)> {
+        (from..=to).step_by(250).filter_map(|now| p.sample(now, s).map(|a| (now, a))).collect()
+    }
+
+    #[test]
+    fn a_stall_is_declared_after_stall_ms_not_before() {
+        // Given a video playing smoothly up to 10 s,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // when currentTime stops advancing, then nothing happens for just under 1.2 s,
+        assert!(hold(&mut p, 10_250, 11_000, playing(10.0)).is_empty());
+        assert_eq!(p.sample(11_199, playing(10.0)), None);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        // then Stalled is returned once, 1.2 s after the last progress.
+        assert_eq!(p.sample(11_200, playing(10.0)), Some(PlaybackAction::Stalled));
+        assert!(hold(&mut p, 11_250, 15_000, playing(10.0)).is_empty());
+        assert_eq!(p.health(), VideoHealth::Stalled);
+        assert_eq!(p.stopped_at_s(), 10.0);
+        // When it advances again, then it has recovered.
+        assert_eq!(p.sample(15_250, playing(10.25)), Some(PlaybackAction::Recovered));
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn a_shorter_hiccup_is_not_a_stall() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // 1 s without progress (just under stall_ms = 1.2 s), then progress.
+        assert!(hold(&mut p, 10_250, 11_000, playing(10.0)).is_empty());
+        assert_eq!(p.sample(11_150, playing(10.1)), None);
+        assert!(hold(&mut p, 11_250, 12_250, playing(10.1)).is_empty());
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn a_pause_is_not_a_stall() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // When the user pauses for a minute, then nothing happens,
+        assert!(hold(&mut p, 10_250, 70_000, paused(10.0)).is_empty());
+        // and after play, the stall watch starts afresh from the play.
+        assert!(hold(&mut p, 70_250, 71_000, playing(10.0)).is_empty());
+        assert_eq!(p.sample(71_200, playing(10.0)), Some(PlaybackAction::Stalled));
+    }
+
+    #[test]
+    fn an_ended_video_is_not_a_stall() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let ended = VideoSample { ended: true, ..playing(10.0) };
+        assert!(hold(&mut p, 10_250, 30_000, ended).is_empty());
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn a_seek_is_not_a_stall() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // Given the user seeks to 100 s: the element reports seeking for a second,
+        let seeking = VideoSample { seeking: true, ..playing(100.0) };
+        assert!(hold(&mut p, 10_250, 11_500, seeking).is_empty());
+        // then holds still at 100 s (buffering after the seek) for just under 1.2 s,
+        assert!(hold(&mut p, 11_750, 12_500, playing(100.0)).is_empty());
+        // then plays on from there: no stall, and the new position is remembered.
+        assert_eq!(p.sample(12_650, playing(100.25)), None);
+        assert_eq!(p.stopped_at_s(), 100.25);
+        // A jump without the seeking flag (backwards, or far forward) restarts the watch too.
+        assert!(hold(&mut p, 12_750, 13_750, playing(100.25)).is_empty());
+        assert_eq!(p.sample(13_800, playing(3.0)), None);
+        assert!(hold(&mut p, 14_000, 14_750, playing(3.0)).is_empty());
+        assert_eq!(p.sample(14_900, playing(500.0)), None);
+        assert!(hold(&mut p, 15_000, 16_000, playing(500.0)).is_empty());
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn reloads_then_fallback() {
+        // Given a stalled video and two source retries,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        hold(&mut p, 10_250, 11_250, playing(10.0));
+        // when the web layer confirms the stall, then the source is reloaded at 10 s,
+        assert_eq!(p.on_network_error(11_300), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        // and a reload that does not help is reported again after stall_ms;
+        assert_eq!(hold(&mut p, 11_500, 13_000, playing(10.0)), vec![(12_500, PlaybackAction::Stalled)]);
+        assert_eq!(p.on_network_error(12_600), Some(PlaybackAction::ReloadSource { attempt: 2, seek_to_s: 10.0 }));
+        // when the reloads are used up, then the session falls back, once.
+        assert_eq!(p.on_network_error(14_000), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.health(), VideoHealth::Fallback);
+        assert_eq!(p.on_network_error(15_000), None);
+        assert_eq!(p.on_breaker_open(15_000), None);
+        // Samples in fallback change nothing.
+        assert!(hold(&mut p, 15_000, 20_000, playing(10.0)).is_empty());
+    }
+
+    #[test]
+    fn playing_after_a_reload_recovers_and_resets_the_reloads() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.on_network_error(10_100), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert_eq!(p.on_playing(10_900), Some(PlaybackAction::Recovered));
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        assert_eq!(p.on_network_error(20_000), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+    }
+
+    #[test]
+    fn no_source_retries_means_straight_to_fallback() {
+        let config = PlaybackConfig { source_retries: 0, ..PlaybackConfig::default() };
+        let mut p = played_ten_seconds(&config);
+        assert_eq!(p.on_network_error(10_100), Some(PlaybackAction::EnterFallback));
+    }
+
+    #[test]
+    fn breaker_open_falls_back_even_when_healthy_and_resumes_at_session_time() {
+        // Given a video playing at 10 s,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // when the breaker opens, then the session falls back at once,
+        assert_eq!(p.on_breaker_open(10_100), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.health(), VideoHealth::Fallback);
+        // and when it closes 60 s later, the video resumes where the workout is, playing;
+        assert_eq!(p.on_breaker_closed(70_100, 70.0), Some(PlaybackAction::Resume { at_s: 70.0, play: true }));
+        assert_eq!(p.health(), VideoHealth::Resuming);
+        assert_eq!(p.on_breaker_closed(70_200, 70.1), None);
+        // then `playing` makes it healthy.
+        assert_eq!(p.on_playing(71_000), Some(PlaybackAction::Recovered));
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        assert_eq!(p.on_breaker_closed(72_000, 72.0), None);
+    }
+
+    #[test]
+    fn resume_at_the_stopped_position_when_configured() {
+        let config = PlaybackConfig { resume: ResumeAt::Stopped, ..PlaybackConfig::default() };
+        let mut p = played_ten_seconds(&config);
+        p.on_breaker_open(10_100);
+        assert_eq!(p.on_breaker_closed(70_100, 70.0), Some(PlaybackAction::Resume { at_s: 10.0, play: true }));
+    }
+
+    #[test]
+    fn a_bad_session_clock_resumes_at_the_stopped_position() {
+        for bad in [f64::NAN, f64::INFINITY, -5.0] {
+            let mut p = played_ten_seconds(&PlaybackConfig::default());
+            p.on_breaker_open(10_100);
+            assert_eq!(p.on_breaker_closed(70_100, bad), Some(PlaybackAction::Resume { at_s: 10.0, play: true }));
+        }
+    }
+
+    #[test]
+    fn a_paused_video_stays_paused() {
+        // Given the user paused at 10 s,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.sample(10_250, paused(10.0));
+        // when the server goes down and comes back,
+        assert_eq!(p.on_breaker_open(20_000), Some(PlaybackAction::EnterFallback));
+        // then the video is restored but not played.
+        assert_eq!(p.on_breaker_closed(80_000, 80.0), Some(PlaybackAction::Resume { at_s: 80.0, play: false }));
+    }
+
+    #[test]
+    fn a_stalled_video_resumes_when_the_breaker_closes() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        hold(&mut p, 10_250, 11_250, playing(10.0));
+        assert_eq!(p.health(), VideoHealth::Stalled);
+        assert_eq!(p.on_breaker_closed(12_000, 12.0), Some(PlaybackAction::Resume { at_s: 12.0, play: true }));
+        // And progress after the resume's seek means recovered.
+        assert_eq!(p.sample(12_250, playing(12.0)), None);
+        assert_eq!(p.sample(12_500, playing(12.25)), Some(PlaybackAction::Recovered));
+    }
+
+    #[test]
+    fn healthy_video_ignores_breaker_closed() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.on_breaker_closed(10_100, 10.0), None);
+        assert_eq!(p.on_playing(10_200), None);
+    }
+
+    #[test]
+    fn a_clock_going_backwards_never_panics_nor_stalls_falsely() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(0, playing(10.0)), None);
+        assert_eq!(p.sample(500, playing(10.0)), None);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn nan_current_time_is_no_progress() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let actions = hold(&mut p, 10_250, 12_000, playing(f64::NAN));
+        assert_eq!(actions, vec![(11_250, PlaybackAction::Stalled)]);
+        assert_eq!(p.stopped_at_s(), 10.0);
+    }
+
+    #[test]
+    fn thumbnail_offsets_floor_to_the_step() {
+        let p = Playback::new(&PlaybackConfig::default());
+        assert_eq!(p.thumbnail_offset_ms(0.0), 0);
+        assert_eq!(p.thumbnail_offset_ms(9.999), 0);
+        assert_eq!(p.thumbnail_offset_ms(10.0), 10_000);
+        assert_eq!(p.thumbnail_offset_ms(125.4), 120_000);
+        assert_eq!(p.thumbnail_offset_ms(f64::NAN), 0);
+        assert_eq!(p.thumbnail_offset_ms(-3.0), 0);
+        assert_eq!(p.thumbnail_offset_ms(f64::NEG_INFINITY), 0);
+        let huge = p.thumbnail_offset_ms(f64::INFINITY);
+        assert_eq!(huge, u64::MAX / 10_000 * 10_000);
+        assert_eq!(p.thumbnail_offset_ms(1e300), huge);
+        let fine = Playback::new(&PlaybackConfig { thumbnail_step_ms: 2_500, ..PlaybackConfig::default() });
+        assert_eq!(fine.thumbnail_offset_ms(7.6), 7_500);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Sample(u64, f64, bool, bool, bool),
+        Error(u64),
+        Open(u64),
+        Closed(u64, f64),
+        Playing(u64),
+    }
+
+    fn any_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![0.0..1_000.0f64, any::<f64>(), Just(f64::NAN), Just(f64::INFINITY), Just(-1.0),]
+    }
+
+    fn any_op() -> impl Strategy<Value = Op> {
+        let now = 0..200_000u64;
+        prop_oneof![
+            4 => (now.clone(), any_f64(), any::<bool>(), any::<bool>(), any::<bool>())
+                .prop_map(|(n, t, p, e, s)| Op::Sample(n, t, p, e, s)),
+            1 => now.clone().prop_map(Op::Error),
+            1 => now.clone().prop_map(Op::Open),
+            1 => (now.clone(), any_f64()).prop_map(|(n, t)| Op::Closed(n, t)),
+            1 => now.prop_map(Op::Playing),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_sequences_never_panic_and_resume_only_follows_trouble(
+            ops in proptest::collection::vec(any_op(), 0..300),
+            retries in 0..4u32,
+        ) {
+            let config = PlaybackConfig { source_retries: retries, ..PlaybackConfig::default() };
+            let mut p = Playback::new(&config);
+            for op in ops {
+                let before = p.health();
+                let action = match op {
+                    Op::Sample(n, t, paused, ended, seeking) => {
+                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking })
+                    }
+                    Op::Error(n) => p.on_network_error(n),
+                    Op::Open(n) => p.on_breaker_open(n),
+                    Op::Closed(n, t) => p.on_breaker_closed(n, t),
+                    Op::Playing(n) => p.on_playing(n),
+                };
+                match action {
+                    Some(PlaybackAction::Resume { at_s, .. }) => {
+                        prop_assert!(matches!(before, VideoHealth::Fallback | VideoHealth::Stalled));
+                        prop_assert!(at_s.is_finite() && at_s >= 0.0);
+                        prop_assert_eq!(p.health(), VideoHealth::Resuming);
+                    }
+                    Some(PlaybackAction::ReloadSource { attempt, seek_to_s }) => {
+                        prop_assert!((1..=retries).contains(&attempt));
+                        prop_assert!(seek_to_s.is_finite() && seek_to_s >= 0.0);
+                    }
+                    Some(PlaybackAction::EnterFallback) => {
+                        prop_assert_ne!(before, VideoHealth::Fallback);
+                        prop_assert_eq!(p.health(), VideoHealth::Fallback);
+                    }
+                    Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
+                    Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    None => {}
+                }
+                prop_assert!(p.stopped_at_s().is_finite() && p.stopped_at_s() >= 0.0);
+                let _ = p.thumbnail_offset_ms(p.stopped_at_s());
+            }
+        }
+    }
+}

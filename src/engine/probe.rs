@@ -1,0 +1,409 @@
+//! The health-probe schedule while a breaker is open: when the next probe is due,
+//! one probe in flight at a time, backoff with jitter after failures, a quick
+//! follow-up after a success, and the success streak that ends the open state.
+//! Probes pause while the client is offline or the tab hidden, and a trigger (back
+//! online, tab visible, the user's "retry") makes one due at once.
+
+use super::backoff::{Backoff, BackoffPolicy};
+use super::config::ProbeConfig;
+use super::rng::Rng;
+use super::Millis;
+
+/// Why a probe should go now rather than at its scheduled time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeTrigger {
+    /// The browser is back online (also marks the schedule online).
+    Online,
+    /// The tab became visible (also marks the schedule visible).
+    Visible,
+    /// The user asked to retry.
+    UserRetry,
+}
+
+/// What a probe's result means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeProgress {
+    /// The probe failed: the streak is reset and the next probe backs off further.
+    Failed,
+    /// The probe succeeded, `streak` in a row, below the threshold: another follows soon.
+    Succeeded {
+        /// Consecutive successful probes so far.
+        streak: u32,
+    },
+    /// `successThreshold` successes in a row: the caller moves the breaker to
+    /// half-open. The schedule has stopped itself.
+    Healthy,
+    /// No probe was in flight (stale or duplicate result): nothing changed.
+    Ignored,
+}
+
+/// When to probe a service whose breaker is open.
+#[derive(Debug, Clone)]
+pub struct ProbeSchedule {
+    policy: BackoffPolicy,
+    /// Spacing after a success below the threshold.
+    success_delay_ms: Millis,
+    success_threshold: u32,
+    /// `Some` while active (the breaker is open).
+    backoff: Option<Backoff>,
+    /// When the next probe is due (kept while offline or hidden).
+    due: Option<Millis>,
+    /// No probe before this (the server's `Retry-After`).
+    not_before: Millis,
+    in_flight: bool,
+    streak: u32,
+    online: bool,
+    visible: bool,
+}
+
+impl ProbeSchedule {
+    /// An inactive schedule for a client that is online and visible.
+    pub fn new(config: &ProbeConfig) -> Self {
+        Self {
+            policy: BackoffPolicy::for_probe(config),
+            success_delay_ms: config.initial_delay_ms,
+            success_threshold: config.success_threshold,
+            backoff: None,
+            due: None,
+            not_before: 0,
+            in_flight: false,
+            streak: 0,
+            online: true,
+            visible: true,
+        }
+    }
+
+    /// The breaker opened: the first probe is due after the first backoff delay, and
+    /// not before `not_before` (a `Retry-After`). Restarts a running schedule.
+    pub fn start(&mut self, now: Millis, rng: Rng, not_before: Option<Millis>) {
+        let mut backoff = Backoff::new(self.policy.clone(), rng);
+        let delay = backoff.next().unwrap_or(self.policy.max_ms);
+        self.not_before = not_before.unwrap_or(0);
+        self.due = Some(now.saturating_add(delay).max(self.not_before));
+        self.backoff = Some(backoff);
+        self.in_flight = false;
+        self.streak = 0;
+    }
+
+    /// The breaker left the open state: no more probes.
+    pub fn stop(&mut self) {
+        self.backoff = None;
+        self.due = None;
+        self.not_before = 0;
+        self.in_flight = false;
+        self.streak = 0;
+    }
+
+    /// Whether probes are scheduled (between `start` and `stop`).
+    pub fn is_active(&self) -> bool {
+        self.backoff.is_some()
+    }
+
+    /// Whether a probe was sent and its result not yet recorded.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight
+    }
+
+    /// When the next probe is due; `None` when inactive, in flight, offline or hidden.
+    pub fn next_due(&self) -> Option<Millis> {
+        if self.is_active() && !self.in_flight && self.online && self.visible {
+            self.due
+        } else {
+            None
+        }
+    }
+
+    /// `true` means: send one probe now (it is marked in flight until `record`).
+    pub fn poll(&mut self, now: Millis) -> bool {
+        match self.next_due() {
+            Some(due) if now >= due => {
+                self.in_flight = true;
+                self.due = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The in-flight probe's result.
+    pub fn record(&mut self, now: Millis, success: bool) -> ProbeProgress {
+        if !self.is_active() || !self.in_flight {
+            return ProbeProgress::Ignored;
+        }
+        self.in_flight = false;
+        if success {
+            self.streak = self.streak.saturating_add(1);
+            if self.streak >= self.success_threshold {
+                self.stop();
+                return ProbeProgress::Healthy;
+            }
+            self.schedule(now, self.success_delay_ms);
+            ProbeProgress::Succeeded { streak: self.streak }
+        } else {
+            self.streak = 0;
+            let delay = self.backoff.as_mut().and_then(Iterator::next).unwrap_or(self.policy.max_ms);
+            self.schedule(now, delay);
+            ProbeProgress::Failed
+        }
+    }
+
+    /// Makes a probe due now (still not before a `Retry-After`). `Online` and
+    /// `Visible` also set those flags. No probe is made due while inactive or in flight.
+    pub fn trigger(&mut self, now: Millis, trigger: ProbeTrigger) {
+        match trigger {
+            ProbeTrigger::Online => self.online = true,
+            ProbeTrigger::Visible => self.visible = true,
+            ProbeTrigger::UserRetry => {}
+        }
+        if self.is_active() && !self.in_flight {
+            self.due = Some(now.max(self.not_before));
+        }
+    }
+
+    /// The browser's online state; no probe is due while offline.
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
+    }
+
+    /// The tab's visibility; no probe is due while hidden.
+    pub fn set_visible(&mut self, visible: bool) {
+        self.visible = visible;
+    }
+
+    fn schedule(&mut self, now: Millis, delay: Millis) {
+        self.due = Some(now.saturating_add(delay).max(self.not_before));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::Rng;
+    use proptest::prelude::*;
+
+    fn schedule() -> ProbeSchedule {
+        ProbeSchedule::new(&ProbeConfig::default())
+    }
+
+    /// Runs the probe due next: polls at its due time and records `success`.
+    fn probe_at_due(s: &mut ProbeSchedule, success: bool) -> (Millis, ProbeProgress) {
+        let due = s.next_due().unwrap();
+        if due > 0 {
+            assert!(!s.poll(due - 1), "not due before {due}");
+        }
+        assert!(s.poll(due));
+        (due, s.record(due, success))
+    }
+
+    #[test]
+    fn a_new_schedule_is_inactive_and_never_due() {
+        let mut s = schedule();
+        assert!(!s.is_active());
+        assert_eq!(s.next_due(), None);
+        assert!(!s.poll(u64::MAX));
+        s.trigger(0, ProbeTrigger::UserRetry);
+        assert!(!s.poll(u64::MAX));
+    }
+
+    #[test]
+    fn failed_probes_back_off_from_5_s_to_the_60_s_cap_with_jitter() {
+        // Given a breaker opened at t = 0 (defaults: 5 s, ×2, 60 s cap, equal jitter)
+        let mut s = schedule();
+        s.start(0, Rng::new(2024), None);
+        // When every probe fails, then each gap is in the upper half of 5, 10, 20, 40, 60, 60 s
+        let mut last = 0;
+        let mut gaps = Vec::new();
+        for base in [5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000] {
+            let due = s.next_due().unwrap();
+            let gap = due - last;
+            assert!((base / 2..=base).contains(&gap), "gap {gap} for base {base}");
+            gaps.push(gap);
+            let (at, progress) = probe_at_due(&mut s, false);
+            assert_eq!(progress, ProbeProgress::Failed);
+            last = at;
+        }
+        // And the seed fixes the sequence
+        assert_eq!(gaps, GAPS_SEED_2024);
+    }
+
+    const GAPS_SEED_2024: [Millis; 7] = [3_883, 5_518, 19_691, 25_848, 38_070, 37_723, 57_347];
+
+    #[test]
+    fn two_successes_in_a_row_are_healthy_about_5_s_apart() {
+        // Given an open breaker whose first probe succeeds
+        let mut s = schedule();
+        s.start(0, Rng::new(1), None);
+        let (at, progress) = probe_at_due(&mut s, true);
+        assert_eq!(progress, ProbeProgress::Succeeded { streak: 1 });
+        // Then the next probe is due initial_delay_ms later, not after a long backoff
+        assert_eq!(s.next_due(), Some(at + 5_000));
+        // When it succeeds too, then the service is healthy and the schedule stops
+        let (_, progress) = probe_at_due(&mut s, true);
+        assert_eq!(progress, ProbeProgress::Healthy);
+        assert!(!s.is_active());
+        assert_eq!(s.next_due(), None);
+    }
+
+    #[test]
+    fn a_failure_resets_the_streak_and_a_success_keeps_the_backoff_position() {
+        // Given no jitter, so gaps are exact
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, success_threshold: 3, ..ProbeConfig::default() });
+        s.start(0, Rng::new(1), None);
+        assert_eq!(probe_at_due(&mut s, false), (5_000, ProbeProgress::Failed)); // next in 10 s
+        assert_eq!(probe_at_due(&mut s, true), (15_000, ProbeProgress::Succeeded { streak: 1 }));
+        assert_eq!(probe_at_due(&mut s, true), (20_000, ProbeProgress::Succeeded { streak: 2 }));
+        // When one fails, then the next gap is the next backoff step (20 s), not 5 s again
+        assert_eq!(probe_at_due(&mut s, false), (25_000, ProbeProgress::Failed));
+        assert_eq!(probe_at_due(&mut s, true), (45_000, ProbeProgress::Succeeded { streak: 1 }));
+    }
+
+    #[test]
+    fn offline_and_hidden_pause_probes_and_keep_the_due_time() {
+        // Given a probe due at 5 s
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        s.start(0, Rng::new(1), None);
+        // When the client goes offline, then nothing is due
+        s.set_online(false);
+        assert_eq!(s.next_due(), None);
+        assert!(!s.poll(100_000));
+        // When it comes back online by itself, then the kept due time applies
+        s.set_online(true);
+        assert_eq!(s.next_due(), Some(5_000));
+        // When the tab is hidden, then nothing is due either
+        s.set_visible(false);
+        assert!(!s.poll(100_000));
+        s.set_visible(true);
+        assert!(s.poll(100_000));
+    }
+
+    #[test]
+    fn triggers_make_a_probe_due_at_once() {
+        // Given an open breaker whose next probe is 5 s away, and a hidden, offline tab
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        s.start(1_000, Rng::new(1), None);
+        s.set_online(false);
+        s.set_visible(false);
+        // When the browser is back online, it is online but still hidden
+        s.trigger(2_000, ProbeTrigger::Online);
+        assert_eq!(s.next_due(), None);
+        // When the tab becomes visible, a probe is due right now
+        s.trigger(2_500, ProbeTrigger::Visible);
+        assert_eq!(s.next_due(), Some(2_500));
+        assert!(s.poll(2_500));
+        // And a user retry while it is in flight changes nothing
+        s.trigger(2_600, ProbeTrigger::UserRetry);
+        assert!(!s.poll(2_600));
+        assert_eq!(s.record(2_700, false), ProbeProgress::Failed);
+        assert_eq!(s.next_due(), Some(12_700));
+        // But after the result, a user retry makes one due at once
+        s.trigger(3_000, ProbeTrigger::UserRetry);
+        assert!(s.poll(3_000));
+    }
+
+    #[test]
+    fn a_retry_after_holds_back_the_first_probe_and_triggers() {
+        // Given the server asked for no probe before t = 30 s
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        s.start(0, Rng::new(1), Some(30_000));
+        assert_eq!(s.next_due(), Some(30_000));
+        // When the user asks to retry at 10 s, then it still waits for 30 s
+        s.trigger(10_000, ProbeTrigger::UserRetry);
+        assert!(!s.poll(29_999));
+        assert!(s.poll(30_000));
+        // And a not_before already past does not delay anything
+        s.start(50_000, Rng::new(1), Some(1_000));
+        assert_eq!(s.next_due(), Some(55_000));
+    }
+
+    #[test]
+    fn a_result_with_nothing_in_flight_is_ignored() {
+        // Given an inactive schedule, then any result is stale
+        let mut s = schedule();
+        assert_eq!(s.record(0, true), ProbeProgress::Ignored);
+        // Given an active schedule with no probe sent, then too
+        s.start(0, Rng::new(1), None);
+        let due = s.next_due();
+        assert_eq!(s.record(1, true), ProbeProgress::Ignored);
+        assert_eq!(s.next_due(), due);
+        // And a second result for the same probe is ignored
+        assert!(s.poll(u64::MAX));
+        assert_eq!(s.record(u64::MAX, false), ProbeProgress::Failed);
+        assert_eq!(s.record(u64::MAX, true), ProbeProgress::Ignored);
+        // And stopping while a probe is in flight makes its result stale
+        s.trigger(u64::MAX, ProbeTrigger::UserRetry);
+        assert!(s.poll(u64::MAX));
+        s.stop();
+        assert_eq!(s.record(u64::MAX, true), ProbeProgress::Ignored);
+        assert!(!s.in_flight());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Start(u64, Option<Millis>),
+        Stop,
+        Poll,
+        Record(bool),
+        Trigger(ProbeTrigger),
+        Online(bool),
+        Visible(bool),
+        Wait(Millis),
+        TimeBack(Millis),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            1 => (any::<u64>(), prop::option::of(0u64..200_000)).prop_map(|(seed, nb)| Op::Start(seed, nb)),
+            1 => Just(Op::Stop),
+            6 => Just(Op::Poll),
+            3 => any::<bool>().prop_map(Op::Record),
+            2 => prop_oneof![Just(ProbeTrigger::Online), Just(ProbeTrigger::Visible), Just(ProbeTrigger::UserRetry)]
+                .prop_map(Op::Trigger),
+            1 => any::<bool>().prop_map(Op::Online),
+            1 => any::<bool>().prop_map(Op::Visible),
+            4 => (0u64..70_000).prop_map(Op::Wait),
+            1 => (0u64..70_000).prop_map(Op::TimeBack),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn poll_never_sends_two_probes_without_a_result_nor_while_paused(
+            ops in prop::collection::vec(op(), 1..200),
+        ) {
+            let mut s = schedule();
+            let (mut now, mut online, mut visible, mut awaiting) = (0u64, true, true, false);
+            for op in ops {
+                match op {
+                    Op::Start(seed, nb) => { s.start(now, Rng::new(seed), nb.map(|n| now + n)); awaiting = false; }
+                    Op::Stop => { s.stop(); awaiting = false; }
+                    Op::Poll => {
+                        let active = s.is_active();
+                        if s.poll(now) {
+                            prop_assert!(!awaiting, "two probes without a result");
+                            prop_assert!(online && visible && active, "probe while paused or inactive");
+                            awaiting = true;
+                        }
+                    }
+                    Op::Record(ok) => {
+                        let p = s.record(now, ok);
+                        prop_assert_eq!(p == ProbeProgress::Ignored, !awaiting);
+                        awaiting = false;
+                    }
+                    Op::Trigger(t) => {
+                        s.trigger(now, t);
+                        online |= t == ProbeTrigger::Online;
+                        visible |= t == ProbeTrigger::Visible;
+                    }
+                    Op::Online(o) => { s.set_online(o); online = o; }
+                    Op::Visible(v) => { s.set_visible(v); visible = v; }
+                    Op::Wait(d) => now += d,
+                    Op::TimeBack(d) => now = now.saturating_sub(d),
+                }
+                prop_assert_eq!(s.in_flight(), awaiting);
+                if s.next_due().is_some() {
+                    prop_assert!(online && visible && s.is_active() && !awaiting);
+                }
+            }
+        }
+    }
+}

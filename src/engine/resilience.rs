@@ -1,0 +1,746 @@
+//! The engine: one breaker, probe schedule and retry policy per service, driven
+//! like quinn-proto's connection.
+//!
+//! The browser layer asks what to do ([`Engine::begin`], [`Engine::poll_probe`]),
+//! does the I/O, reports what happened ([`Engine::finish`], [`Engine::probe_result`]),
+//! and sleeps until [`Engine::poll_timeout`], then calls [`Engine::handle_timeout`].
+//! Everything the user or the page should hear about comes out of
+//! [`Engine::poll_event`]. Time is always an argument; randomness comes from the
+//! seed given to [`Engine::new`].
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
+use super::budget::RetryBudget;
+use super::classify::{self, Outcome, Route, Verdict};
+use super::config::{Config, RequestClass};
+use super::metrics::{Metrics, MetricsSnapshot};
+use super::notify::{Notice, Notifier, Signal};
+use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
+use super::redact::redact_url;
+use super::retry::{GiveUp, RetryDecision, RetryState};
+use super::retry_after::parse_retry_after;
+use super::rng::Rng;
+use super::Millis;
+
+/// Requests tracked at once; past this the oldest is dropped as if aborted, so
+/// memory stays bounded whatever the caller does.
+pub const MAX_IN_FLIGHT: usize = 1_024;
+/// Events kept until polled; past this the oldest are dropped.
+pub const MAX_QUEUED_EVENTS: usize = 256;
+/// Version of [`EngineSnapshot`]; a stored snapshot of another version is ignored.
+pub const SNAPSHOT_VERSION: u32 = 1;
+/// A stored snapshot dated this far in the future (clock skew) is still trusted.
+const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+
+/// Identifies one request (its whole retry sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+/// One attempt the browser layer should send now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// The request this attempt belongs to.
+    pub id: RequestId,
+    /// Index of the service in the config.
+    pub service: usize,
+    /// The request class.
+    pub class: RequestClass,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Abort the attempt after this long and report [`Outcome::Timeout`].
+    pub timeout_ms: Millis,
+}
+
+/// Why a request failed, with what the caller needs to know (maps to the JS
+/// error codes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The service's breaker is open: failed fast without touching the server.
+    BreakerOpen {
+        /// The service's name.
+        service: String,
+        /// When it is worth trying again; `None` when isolated.
+        retry_after_ms: Option<Millis>,
+    },
+    /// The last attempt timed out and no retry is left.
+    Timeout {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Every allowed attempt failed.
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last status, if the server answered at all.
+        last_status: Option<u16>,
+    },
+    /// The client is offline.
+    Offline,
+    /// The caller aborted.
+    Aborted,
+}
+
+impl Failure {
+    /// The stable JS error code.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Failure::BreakerOpen { .. } => "BREAKER_OPEN",
+            Failure::Timeout { .. } => "TIMEOUT",
+            Failure::RetriesExhausted { .. } => "RETRIES_EXHAUSTED",
+            Failure::Offline => "OFFLINE",
+            Failure::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// What to do with a new request, or with one whose retry delay has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// No service claims the URL: fetch it untouched.
+    PassThrough,
+    /// Send this attempt.
+    Send(Attempt),
+    /// Fail the request now.
+    Fail(Failure),
+}
+
+/// What to do after an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Hand the response to the caller (a success, or a status that isn't retried).
+    Deliver,
+    /// Sleep `delay_ms`, then call [`Engine::resume`] for the next attempt.
+    RetryAfter {
+        /// How long to wait.
+        delay_ms: Millis,
+        /// The attempt that will follow (2 for the first retry).
+        attempt: u32,
+    },
+    /// Fail the request.
+    Fail(Failure),
+}
+
+/// How an attempt ended, as the browser layer saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report<'a> {
+    /// Status, timeout, network error, offline or abort.
+    pub outcome: Outcome,
+    /// The response's `Retry-After` header, if any.
+    pub retry_after: Option<&'a str>,
+    /// Wall-clock time (Unix ms), to read an HTTP-date `Retry-After`.
+    pub wall_clock_ms: u64,
+}
+
+/// A health probe to send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Index of the service probed.
+    pub service: usize,
+    /// The probe URL from the config.
+    pub url: String,
+    /// Abort the probe after this long and report a timeout.
+    pub timeout_ms: Millis,
+}
+
+/// Something the page or the person should hear about. URLs in events are redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    /// A notice for the person exercising.
+    Notice(Notice),
+    /// A breaker changed state.
+    #[serde(rename_all = "camelCase")]
+    State {
+        /// The service's name.
+        service: String,
+        /// The state left.
+        from: BreakerState,
+        /// The state entered.
+        to: BreakerState,
+        /// When (engine time).
+        at: Millis,
+    },
+    /// A request will be retried.
+    #[serde(rename_all = "camelCase")]
+    Retry {
+        /// The service's name.
+        service: String,
+        /// The redacted URL.
+        url: String,
+        /// The attempt that will follow.
+        attempt: u32,
+        /// The wait before it.
+        delay_ms: Millis,
+        /// The status that caused it, if the server answered.
+        status: Option<u16>,
+    },
+    /// A health probe ended.
+    #[serde(rename_all = "camelCase")]
+    Probe {
+        /// The service's name.
+        service: String,
+        /// Whether the server looked healthy.
+        healthy: bool,
+    },
+}
+
+/// Breaker state worth keeping across reloads and sharing across tabs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EngineSnapshot {
+    /// [`SNAPSHOT_VERSION`] when written.
+    pub version: u32,
+    /// Wall-clock time (Unix ms) when taken.
+    pub saved_at: u64,
+    /// One entry per service.
+    pub services: Vec<ServiceSnapshot>,
+}
+
+/// One service's persisted breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceSnapshot {
+    /// The service's name.
+    pub name: String,
+    /// Its breaker.
+    pub breaker: BreakerSnapshot,
+}
+
+/// Why a stored snapshot was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreError {
+    /// Written by another version of the module.
+    Version,
+    /// Older than `persistence.maxAgeMs`.
+    Stale,
+    /// Dated in the future: a foreign or tampered record.
+    FromTheFuture,
+}
+
+struct Service {
+    name: String,
+    probe_url: Option<String>,
+    breaker: Breaker,
+    probes: ProbeSchedule,
+}
+
+struct InFlight {
+    id: RequestId,
+    route: Route,
+    method: String,
+    url: String,
+    retry: RetryState,
+    trial: bool,
+    /// When the current attempt started; `None` while waiting to retry.
+    attempt_started: Option<Millis>,
+    slow_signalled: bool,
+}
+
+/// The whole resilience policy for one page.
+pub struct Engine {
+    config: Config,
+    services: Vec<Service>,
+    budget: RetryBudget,
+    rng: Rng,
+    notifier: Notifier,
+    metrics: Metrics,
+    requests: VecDeque<InFlight>,
+    events: VecDeque<Event>,
+    next_id: u64,
+    online: bool,
+}
+
+impl Engine {
+    /// An engine for a validated `config`, its jitter seeded by `seed`.
+    pub fn new(config: Config, seed: u64, now: Millis) -> Self {
+        let services = config
+            .services
+            .iter()
+            .map(|s| Service {
+                name: s.name.clone(),
+                probe_url: s.probe_url.clone(),
+                breaker: Breaker::new(
+                    s.breaker.clone(),
+                    if s.probe_url.is_some() { Recovery::Probe } else { Recovery::Timer },
+                ),
+                probes: ProbeSchedule::new(&config.probe),
+            })
+            .collect::<Vec<_>>();
+        let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        Self {
+            budget: RetryBudget::new(&config.budget),
+            notifier: Notifier::new(&config.notices),
+            metrics: Metrics::new(&names, now),
+            rng: Rng::new(seed),
+            services,
+            requests: VecDeque::new(),
+            events: VecDeque::new(),
+            next_id: 1,
+            online: true,
+            config,
+        }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A new request: pass it through, send its first attempt, or fail it fast.
+    pub fn begin(&mut self, now: Millis, method: &str, url: &str) -> Start {
+        let Some(route) = classify::route(&self.config, url) else {
+            return Start::PassThrough;
+        };
+        self.metrics.on_request(route.service, route.class);
+        if !self.online {
+            return Start::Fail(Failure::Offline);
+        }
+        let id = RequestId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        if self.requests.len() >= MAX_IN_FLIGHT {
+            if let Some(oldest) = self.requests.pop_front() {
+                self.release(&oldest);
+            }
+        }
+        let retry = RetryState::new(now, &self.config.retry, Rng::new(self.rng.next_u64()));
+        self.requests.push_back(InFlight {
+            id,
+            route,
+            method: method.to_ascii_uppercase(),
+            url: redact_url(url, &self.config.secrets),
+            retry,
+            trial: false,
+            attempt_started: None,
+            slow_signalled: false,
+        });
+        self.admit(now, id)
+    }
+
+    /// A request's retry delay has passed: its next attempt, unless the breaker
+    /// opened meanwhile.
+    pub fn resume(&mut self, now: Millis, id: RequestId) -> Start {
+        match self.find(id) {
+            Some(r) if r.attempt_started.is_none() => self.admit(now, id),
+            _ => Start::Fail(Failure::Aborted),
+        }
+    }
+
+    /// The caller aborted the request (mid-attempt or while waiting to retry).
+    pub fn abort(&mut self, id: RequestId) {
+        if let Some(request) = self.take(id) {
+            self.release(&request);
+        }
+    }
+
+    /// An attempt ended: record it and say what comes next.
+    pub fn finish(&mut self, now: Millis, id: RequestId, report: Report<'_>) -> Next {
+        let Some(index) = self.requests.iter().position(|r| r.id == id) else {
+            return Next::Fail(Failure::Aborted);
+        };
+        let Some(request) = self.requests.get_mut(index) else {
+            return Next::Fail(Failure::Aborted);
+        };
+        let Some(started) = request.attempt_started.take() else {
+            return Next::Fail(Failure::Aborted);
+        };
+        let (route, trial) = (request.route, request.trial);
+        let latency = now.saturating_sub(started);
+        let outcome = if !self.online && report.outcome != Outcome::Aborted {
+            Outcome::Offline
+        } else {
+            report.outcome
+        };
+        let retry_after_ms = report
+            .retry_after
+            .and_then(|v| parse_retry_after(v, report.wall_clock_ms, self.config.retry.max_retry_after_ms));
+
+        let verdict = outcome.verdict();
+        self.metrics.on_result(route.service, route.class, verdict, outcome == Outcome::Timeout, latency);
+        let slow_failure = verdict == Verdict::Healthy
+            && latency > self.config.timeouts.slow_ms
+            && self.service(route.service).is_some_and(|s| s.breaker.config().slow_calls_are_failures);
+        let transition = match (verdict, slow_failure) {
+            (Verdict::Healthy, false) => self.service_mut(route.service).and_then(|s| s.breaker.record_success(now, trial)),
+            (Verdict::Healthy, true) | (Verdict::Unhealthy, _) => self
+                .service_mut(route.service)
+                .and_then(|s| s.breaker.record_failure(now, trial, retry_after_ms)),
+            (Verdict::NotCounted, _) => {
+                if let Some(s) = self.service_mut(route.service) {
+                    s.breaker.record_ignored(trial);
+                }
+                None
+            }
+        };
+        self.on_transition(now, route.service, transition, retry_after_ms);
+
+        match outcome {
+            Outcome::Offline => return self.fail(index, Failure::Offline),
+            Outcome::Aborted => return self.fail(index, Failure::Aborted),
+            _ => {}
+        }
+        let open = matches!(self.state(route.service), Some(BreakerState::Open | BreakerState::Isolated));
+        if open && outcome.is_retryable(&self.config.retry) {
+            // Retrying would only be refused: fail fast now.
+            let failure = self.open_failure(now, route.service, None);
+            return self.fail(index, failure);
+        }
+        let service = self.service_name(route.service);
+        let Some(request) = self.requests.get_mut(index) else {
+            return Next::Fail(Failure::Aborted);
+        };
+        let decision =
+            request.retry.decide(now, &self.config.retry, &request.method, outcome, retry_after_ms, &mut self.budget);
+        let attempts = request.retry.attempts();
+        match decision {
+            RetryDecision::Retry { delay_ms, attempt } => {
+                let event = Event::Retry {
+                    service: service.clone(),
+                    url: request.url.clone(),
+                    attempt,
+                    delay_ms,
+                    status: outcome.status(),
+                };
+                self.metrics.on_retry(route.service, route.class);
+                self.push(event);
+                self.signal(now, Some(&service), Signal::Retrying);
+                Next::RetryAfter { delay_ms, attempt }
+            }
+            RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
+                self.requests.remove(index);
+                Next::Deliver
+            }
+            RetryDecision::GiveUp(_) => {
+                let failure = match outcome {
+                    Outcome::Timeout => Failure::Timeout { attempts },
+                    _ => Failure::RetriesExhausted { attempts, last_status: outcome.status() },
+                };
+                self.fail(index, failure)
+            }
+        }
+    }
+
+    /// The earliest time [`Engine::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let slow_ms = self.config.timeouts.slow_ms;
+        let slow = self
+            .requests
+            .iter()
+            .filter(|r| !r.slow_signalled)
+            .filter_map(|r| r.attempt_started.map(|t| t.saturating_add(slow_ms)))
+            .min();
+        let probes = self.services.iter().filter_map(|s| s.probes.next_due()).min();
+        let breakers = self.services.iter().filter_map(|s| s.breaker.next_deadline()).min();
+        [slow, probes, breakers].into_iter().flatten().min()
+    }
+
+    /// Acts on every deadline that has passed: "slow" notices for requests still
+    /// waiting past the soft deadline, and timer-driven breaker recovery.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let slow_ms = self.config.timeouts.slow_ms;
+        let mut slow_services = Vec::new();
+        for r in self.requests.iter_mut().filter(|r| !r.slow_signalled) {
+            if r.attempt_started.is_some_and(|t| now >= t.saturating_add(slow_ms)) {
+                r.slow_signalled = true;
+                slow_services.push(r.route.service);
+            }
+        }
+        for service in slow_services {
+            let name = self.service_name(service);
+            self.signal(now, Some(&name), Signal::Slow);
+        }
+        for service in 0..self.services.len() {
+            let due = self.service(service).and_then(|s| s.breaker.next_deadline()).is_some_and(|t| now >= t);
+            if due {
+                // Timer recovery: an admission check moves Open to HalfOpen; no trial
+                // is taken, so release the slot it reserved.
+                let transition = self.service_mut(service).and_then(|s| match s.breaker.admit(now) {
+                    (Admission::Trial, t) => {
+                        s.breaker.record_ignored(true);
+                        t
+                    }
+                    (_, t) => t,
+                });
+                self.on_transition(now, service, transition, None);
+            }
+        }
+    }
+
+    /// A health probe to send now, if one is due.
+    pub fn poll_probe(&mut self, now: Millis) -> Option<Probe> {
+        let timeout_ms = self.config.probe.timeout_ms;
+        self.services.iter_mut().enumerate().find_map(|(service, s)| {
+            let url = s.probe_url.clone()?;
+            s.probes.poll(now).then_some(Probe { service, url, timeout_ms })
+        })
+    }
+
+    /// A health probe ended.
+    pub fn probe_result(&mut self, now: Millis, service: usize, outcome: Outcome) {
+        let online = self.online && outcome != Outcome::Offline;
+        let healthy = outcome.verdict() == Verdict::Healthy;
+        let Some(s) = self.service_mut(service) else { return };
+        if !online || outcome == Outcome::Aborted {
+            // Says nothing about the server: let the schedule try again later.
+            s.probes.set_online(online);
+            let _ = s.probes.record(now, false);
+            return;
+        }
+        let progress = s.probes.record(now, healthy);
+        if progress == ProbeProgress::Ignored {
+            return;
+        }
+        let name = s.name.clone();
+        let transition = if progress == ProbeProgress::Healthy { s.breaker.half_open(now) } else { None };
+        self.push(Event::Probe { service: name, healthy });
+        self.on_transition(now, service, transition, None);
+    }
+
+    /// The browser went offline or came back: offline failures are the client's,
+    /// probes pause, and coming back probes at once.
+    pub fn set_online(&mut self, now: Millis, online: bool) {
+        if self.online == online {
+            return;
+        }
+        self.online = online;
+        for s in &mut self.services {
+            if online {
+                s.probes.trigger(now, ProbeTrigger::Online);
+            } else {
+                s.probes.set_online(false);
+            }
+        }
+        self.signal(now, None, if online { Signal::Online } else { Signal::Offline });
+    }
+
+    /// The tab became hidden or visible: no probes are spent while hidden, and
+    /// becoming visible probes at once.
+    pub fn set_visible(&mut self, now: Millis, visible: bool) {
+        for s in &mut self.services {
+            if visible {
+                s.probes.trigger(now, ProbeTrigger::Visible);
+            } else {
+                s.probes.set_visible(false);
+            }
+        }
+    }
+
+    /// The person asked to retry: every open breaker probes at once.
+    pub fn retry_now(&mut self, now: Millis) {
+        for s in &mut self.services {
+            s.probes.trigger(now, ProbeTrigger::UserRetry);
+        }
+    }
+
+    /// A playback-level signal (fallback entered, video back) for a service's notices.
+    pub fn playback_signal(&mut self, now: Millis, service: usize, signal: Signal) {
+        let name = self.service_name(service);
+        self.signal(now, Some(&name), signal);
+    }
+
+    /// Closes a service's breaker by hand. Returns false for an unknown service.
+    pub fn reset(&mut self, now: Millis, service: &str) -> bool {
+        self.manual(now, service, |b, now| b.reset(now))
+    }
+
+    /// Forces a service's breaker open until [`Engine::reset`]. Returns false for
+    /// an unknown service.
+    pub fn isolate(&mut self, now: Millis, service: &str) -> bool {
+        self.manual(now, service, |b, now| b.isolate(now))
+    }
+
+    /// A service's breaker state, by index.
+    pub fn state(&self, service: usize) -> Option<BreakerState> {
+        self.service(service).map(|s| s.breaker.state())
+    }
+
+    /// Index of a service by name.
+    pub fn service_index(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Counters, latencies and time in state, as plain data.
+    pub fn metrics(&self, now: Millis) -> MetricsSnapshot {
+        self.metrics.snapshot(now)
+    }
+
+    /// The breakers' state, to persist or share. Holds no URL and no secret.
+    pub fn snapshot(&self, now: Millis, wall_clock_ms: u64) -> EngineSnapshot {
+        EngineSnapshot {
+            version: SNAPSHOT_VERSION,
+            saved_at: wall_clock_ms,
+            services: self
+                .services
+                .iter()
+                .map(|s| ServiceSnapshot { name: s.name.clone(), breaker: s.breaker.snapshot(now) })
+                .collect(),
+        }
+    }
+
+    /// Adopts a stored or shared snapshot, minus the time that has passed since it
+    /// was taken. Services it names that the config doesn't have are ignored.
+    pub fn restore(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(RestoreError::Version);
+        }
+        if snapshot.saved_at > wall_clock_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(RestoreError::FromTheFuture);
+        }
+        let elapsed = wall_clock_ms.saturating_sub(snapshot.saved_at);
+        if elapsed > self.config.persistence.max_age_ms {
+            return Err(RestoreError::Stale);
+        }
+        for stored in &snapshot.services {
+            let Some(service) = self.service_index(&stored.name) else { continue };
+            let adjusted = BreakerSnapshot {
+                open_remaining_ms: stored.breaker.open_remaining_ms.saturating_sub(elapsed),
+                ..stored.breaker.clone()
+            };
+            let transition = self.service_mut(service).and_then(|s| s.breaker.restore(&adjusted, now));
+            self.on_transition(now, service, transition, None);
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, now: Millis, id: RequestId) -> Start {
+        let Some(index) = self.requests.iter().position(|r| r.id == id) else {
+            return Start::Fail(Failure::Aborted);
+        };
+        let Some(route) = self.requests.get(index).map(|r| r.route) else {
+            return Start::Fail(Failure::Aborted);
+        };
+        let Some(service) = self.service_mut(route.service) else {
+            return Start::PassThrough;
+        };
+        let (admission, transition) = service.breaker.admit(now);
+        self.on_transition(now, route.service, transition, None);
+        let trial = match admission {
+            Admission::Allowed => false,
+            Admission::Trial => true,
+            Admission::Rejected { retry_after_ms } => {
+                self.metrics.on_rejected(route.service, route.class);
+                self.requests.remove(index);
+                return Start::Fail(self.open_failure(now, route.service, retry_after_ms));
+            }
+        };
+        let Some(request) = self.requests.get_mut(index) else {
+            return Start::Fail(Failure::Aborted);
+        };
+        request.trial = trial;
+        request.attempt_started = Some(now);
+        if request.retry.attempts() == 1 {
+            // Only requests that reach the server earn retries for others.
+            self.budget.deposit(now);
+        }
+        Start::Send(Attempt {
+            id,
+            service: route.service,
+            class: route.class,
+            attempt: request.retry.attempts(),
+            timeout_ms: self.config.timeout_for(route.class),
+        })
+    }
+
+    fn on_transition(&mut self, now: Millis, service: usize, transition: Option<Transition>, retry_after_ms: Option<Millis>) {
+        let Some(t) = transition else { return };
+        self.metrics.on_state(service, t.to, now);
+        let seed = self.rng.next_u64();
+        let Some(s) = self.service_mut(service) else { return };
+        match t.to {
+            BreakerState::Open => {
+                // A failed trial means the probes were too optimistic: wait for the
+                // breaker's open time, which grows with each reopen, before probing.
+                let not_before = if t.from == BreakerState::HalfOpen {
+                    s.breaker.open_until()
+                } else {
+                    retry_after_ms.map(|d| now.saturating_add(d))
+                };
+                if s.probe_url.is_some() {
+                    s.probes.start(now, Rng::new(seed), not_before);
+                }
+            }
+            BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => s.probes.stop(),
+        }
+        let name = s.name.clone();
+        self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
+        match t.to {
+            BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
+            BreakerState::Closed => self.signal(now, Some(&name), Signal::Recovered),
+            BreakerState::HalfOpen => {}
+        }
+    }
+
+    /// `BreakerOpen` for a service, with the best guess of when to come back: the
+    /// next probe if one is scheduled, else what the breaker said.
+    fn open_failure(&self, now: Millis, service: usize, breaker_says: Option<Millis>) -> Failure {
+        let s = self.service(service);
+        let probe_due = s.and_then(|s| s.probes.next_due()).map(|t| t.saturating_sub(now));
+        let isolated = s.is_some_and(|s| s.breaker.state() == BreakerState::Isolated);
+        let open_for = s.and_then(|s| s.breaker.open_until()).map(|t| t.saturating_sub(now));
+        let retry_after_ms = if isolated { None } else { probe_due.or(breaker_says).or(open_for) };
+        Failure::BreakerOpen { service: self.service_name(service), retry_after_ms }
+    }
+
+    fn manual(&mut self, now: Millis, service: &str, act: impl FnOnce(&mut Breaker, Millis) -> Option<Transition>) -> bool {
+        let Some(index) = self.service_index(service) else { return false };
+        let transition = self.service_mut(index).and_then(|s| act(&mut s.breaker, now));
+        self.on_transition(now, index, transition, None);
+        true
+    }
+
+    fn signal(&mut self, now: Millis, service: Option<&str>, signal: Signal) {
+        if let Some(notice) = self.notifier.signal(now, service, signal) {
+            self.push(Event::Notice(notice));
+        }
+    }
+
+    fn fail(&mut self, index: usize, failure: Failure) -> Next {
+        self.requests.remove(index);
+        Next::Fail(failure)
+    }
+
+    /// Frees what a dropped request held in its breaker.
+    fn release(&mut self, request: &InFlight) {
+        if request.attempt_started.is_some() {
+            if let Some(s) = self.service_mut(request.route.service) {
+                s.breaker.record_ignored(request.trial);
+            }
+            self.metrics.on_result(request.route.service, request.route.class, Verdict::NotCounted, false, 0);
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    fn find(&self, id: RequestId) -> Option<&InFlight> {
+        self.requests.iter().find(|r| r.id == id)
+    }
+
+    fn take(&mut self, id: RequestId) -> Option<InFlight> {
+        let index = self.requests.iter().position(|r| r.id == id)?;
+        self.requests.remove(index)
+    }
+
+    fn service(&self, index: usize) -> Option<&Service> {
+        self.services.get(index)
+    }
+
+    fn service_mut(&mut self, index: usize) -> Option<&mut Service> {
+        self.services.get_mut(index)
+    }
+
+    fn service_name(&self, index: usize) -> String {
+        self.service(index).map(|s| s.name.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,277 @@
+//! A discrete-event simulation of a player talking to a scripted server through
+//! the engine, on a manual clock. It plays the browser layer's part: sends what
+//! the engine admits, applies timeouts, sleeps retry delays, runs probes, and
+//! logs every request that reached the server and every event.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use player_resilience::engine::breaker::BreakerState;
+use player_resilience::engine::classify::Outcome;
+use player_resilience::engine::config::Config;
+use player_resilience::engine::notify::{Notice, NoticeKind};
+use player_resilience::engine::resilience::{Engine, Event, Failure, Next, Report, RequestId, Start};
+use player_resilience::engine::Millis;
+
+/// What the server does with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Answers with this status after `latency` ms.
+    Status(u16, Millis),
+    /// Answers with this status and a `Retry-After` header.
+    RetryAfter(u16, String),
+    /// Never answers within any timeout (the proxy's 504 comes after 60 s).
+    Hang,
+    /// Resets the connection.
+    Reset,
+}
+
+/// A request that reached the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub at: Millis,
+    pub url: String,
+    pub probe: bool,
+    /// The service's breaker state when the request was sent.
+    pub state: BreakerState,
+}
+
+/// How a client request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Delivered(u16),
+    PassedThrough,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Issue { method: String, url: String },
+    Complete { id: RequestId, outcome: Outcome, retry_after: Option<String> },
+    Resume { id: RequestId },
+    ProbeDone { service: usize, outcome: Outcome },
+}
+
+/// Unix time of the simulation's start (2026-02-16T00:00:00Z), for HTTP dates.
+pub const WALL_START_MS: u64 = 1_771_200_000_000;
+/// Latency of a healthy answer.
+pub const FAST_MS: Millis = 20;
+
+/// The scripted server: given the time and the URL, what it does.
+type Server = Box<dyn FnMut(Millis, &str) -> Reply>;
+
+pub struct Sim {
+    pub engine: Engine,
+    pub now: Millis,
+    server: Server,
+    queue: BTreeMap<(Millis, u64), Action>,
+    seq: u64,
+    pub hits: Vec<Hit>,
+    pub events: Vec<(Millis, Event)>,
+    pub ended: Vec<(Millis, String, Ended)>,
+    pub online: bool,
+    urls: HashMap<RequestId, String>,
+}
+
+impl Sim {
+    pub fn new(config: Config, seed: u64, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
+        Self {
+            engine: Engine::new(config, seed, 0),
+            now: 0,
+            server: Box::new(server),
+            queue: BTreeMap::new(),
+            seq: 0,
+            hits: Vec::new(),
+            events: Vec::new(),
+            ended: Vec::new(),
+            online: true,
+            urls: HashMap::new(),
+        }
+    }
+
+    /// The default config, enabled.
+    pub fn config() -> Config {
+        Config { enabled: true, ..Config::default() }
+    }
+
+    fn at(&mut self, t: Millis, action: Action) {
+        self.seq += 1;
+        self.queue.insert((t, self.seq), action);
+    }
+
+    /// The player requests `url` at time `t`.
+    pub fn request(&mut self, t: Millis, url: &str) {
+        self.at(t, Action::Issue { method: "GET".into(), url: url.into() });
+    }
+
+    /// The player requests `url` every `period` ms in `[from, to)`.
+    pub fn every(&mut self, from: Millis, to: Millis, period: Millis, url: &str) {
+        let mut t = from;
+        while t < to {
+            self.request(t, url);
+            t += period;
+        }
+    }
+
+    /// Runs every action and engine deadline up to and including `t`.
+    pub fn run_until(&mut self, t: Millis) {
+        loop {
+            let next_action = self.queue.keys().next().map(|k| k.0);
+            let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
+            let next = match (next_action, next_deadline) {
+                (Some(a), Some(d)) => a.min(d),
+                (a, d) => match a.or(d) {
+                    Some(x) => x,
+                    None => break,
+                },
+            };
+            if next > t {
+                break;
+            }
+            self.now = self.now.max(next);
+            if next_deadline == Some(next) && next_action.map_or(true, |a| a > next) {
+                self.engine.handle_timeout(self.now);
+                self.pump_probes();
+                let after = self.engine.poll_timeout();
+                assert!(after.map_or(true, |d| d > self.now), "a deadline at {} ms did nothing: livelock", self.now);
+            } else {
+                let key = *self.queue.keys().next().unwrap();
+                let action = self.queue.remove(&key).unwrap();
+                self.perform(action);
+            }
+            self.pump_probes();
+            self.drain_events();
+        }
+        self.now = self.now.max(t);
+    }
+
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
+        self.engine.set_online(self.now, online);
+        self.pump_probes();
+        self.drain_events();
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Issue { method, url } => match self.engine.begin(self.now, &method, &url) {
+                Start::PassThrough => self.ended.push((self.now, url, Ended::PassedThrough)),
+                start => self.start(start, &url),
+            },
+            Action::Resume { id } => {
+                let url = self.url_of(id);
+                let start = self.engine.resume(self.now, id);
+                self.start(start, &url);
+            }
+            Action::Complete { id, outcome, retry_after } => {
+                let wall = WALL_START_MS + self.now;
+                let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall };
+                let url = self.url_of(id);
+                match self.engine.finish(self.now, id, report) {
+                    Next::Deliver => self.ended.push((self.now, url, Ended::Delivered(outcome.status().unwrap_or(0)))),
+                    Next::RetryAfter { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id }),
+                    Next::Fail(f) => self.ended.push((self.now, url, Ended::Failed(f))),
+                }
+            }
+            Action::ProbeDone { service, outcome } => self.engine.probe_result(self.now, service, outcome),
+        }
+    }
+
+    fn start(&mut self, start: Start, url: &str) {
+        match start {
+            Start::Send(attempt) => {
+                let state = self.engine.state(attempt.service).unwrap();
+                self.remember(attempt.id, url);
+                let (delay, outcome, retry_after) = self.serve(url, false, state, attempt.timeout_ms);
+                self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
+            }
+            Start::Fail(f) => self.ended.push((self.now, url.into(), Ended::Failed(f))),
+            Start::PassThrough => self.ended.push((self.now, url.into(), Ended::PassedThrough)),
+        }
+    }
+
+    /// Asks the scripted server, logs the hit; returns when and how it ends.
+    fn serve(&mut self, url: &str, probe: bool, state: BreakerState, timeout: Millis) -> (Millis, Outcome, Option<String>) {
+        if !self.online {
+            return (1, Outcome::Offline, None);
+        }
+        self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
+        match (self.server)(self.now, url) {
+            Reply::Status(s, latency) if latency < timeout => (latency, Outcome::Status(s), None),
+            Reply::Status(..) | Reply::Hang => (timeout, Outcome::Timeout, None),
+            Reply::RetryAfter(s, v) => (FAST_MS, Outcome::Status(s), Some(v)),
+            Reply::Reset => (5, Outcome::NetworkError, None),
+        }
+    }
+
+    fn pump_probes(&mut self) {
+        while let Some(probe) = self.engine.poll_probe(self.now) {
+            let state = self.engine.state(probe.service).unwrap();
+            let (delay, outcome, _) = self.serve(&probe.url, true, state, probe.timeout_ms);
+            self.at(self.now + delay, Action::ProbeDone { service: probe.service, outcome });
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.engine.poll_event() {
+            self.events.push((self.now, e));
+        }
+    }
+
+    // Request URLs by id, so completions can be logged with their URL.
+    fn remember(&mut self, id: RequestId, url: &str) {
+        self.urls.insert(id, url.into());
+    }
+
+    fn url_of(&self, id: RequestId) -> String {
+        self.urls.get(&id).cloned().unwrap_or_default()
+    }
+
+    // ---- queries for assertions ----
+
+    pub fn notices(&self) -> Vec<(Millis, Notice)> {
+        self.events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                Event::Notice(n) => Some((*t, n.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn notice_kinds(&self) -> Vec<NoticeKind> {
+        self.notices().into_iter().map(|(_, n)| n.kind).collect()
+    }
+
+    pub fn first_notice(&self, kind: NoticeKind) -> Option<Millis> {
+        self.notices().into_iter().find(|(_, n)| n.kind == kind).map(|(t, _)| t)
+    }
+
+    /// (time, from, to) of every breaker transition of `service`.
+    pub fn transitions(&self, service: &str) -> Vec<(Millis, BreakerState, BreakerState)> {
+        self.events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                Event::State { service: s, from, to, .. } if s == service => Some((*t, *from, *to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn first_transition_to(&self, service: &str, to: BreakerState) -> Option<Millis> {
+        self.transitions(service).into_iter().find(|(_, _, s)| *s == to).map(|(t, ..)| t)
+    }
+
+    /// Requests (not probes) that reached the server in `[from, to)`.
+    pub fn requests_between(&self, from: Millis, to: Millis) -> usize {
+        self.hits.iter().filter(|h| !h.probe && h.at >= from && h.at < to).count()
+    }
+
+    pub fn probes_between(&self, from: Millis, to: Millis) -> usize {
+        self.hits.iter().filter(|h| h.probe && h.at >= from && h.at < to).count()
+    }
+
+    pub fn retries(&self) -> usize {
+        self.events.iter().filter(|(_, e)| matches!(e, Event::Retry { .. })).count()
+    }
+}
