@@ -8,7 +8,9 @@ use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::Signal;
-use player_resilience::engine::resilience::{Engine, EngineSnapshot, Next, Report, RequestId, Start};
+use player_resilience::engine::resilience::{
+    Engine, EngineSnapshot, Next, Report, RequestId, Start,
+};
 use player_resilience::engine::Millis;
 use proptest::prelude::*;
 use sim::{Reply, Sim, FAST_MS};
@@ -38,8 +40,20 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 fn config() -> impl Strategy<Value = Config> {
     (
         (1u32..=10, 0u64..=5_000, 1u32..=10, 0.01f64..=1.0, 1u32..=20),
-        (100u64..=60_000, 1.0f64..=4.0, 1u32..=5, 1u32..=5, any::<bool>()),
-        (100u64..=10_000, 1u32..=4, 0.0f64..=1.0, 0.0f64..=2.0, 100u64..=5_000),
+        (
+            100u64..=60_000,
+            1.0f64..=4.0,
+            1u32..=5,
+            1u32..=5,
+            any::<bool>(),
+        ),
+        (
+            100u64..=10_000,
+            1u32..=4,
+            0.0f64..=1.0,
+            0.0f64..=2.0,
+            100u64..=5_000,
+        ),
     )
         .prop_map(|(a, b, c)| {
             let mut config = Sim::config();
@@ -61,6 +75,70 @@ fn config() -> impl Strategy<Value = Config> {
                 s.breaker.slow_calls_are_failures = b.4;
             }
             config.validate().unwrap();
+            config
+        })
+}
+
+/// Configs that skipped validation, with zeros, NaN, infinities and extremes: the
+/// engine must not panic even if a caller forgets to validate.
+fn wild_config() -> impl Strategy<Value = Config> {
+    let wild_f64 = prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(-1.0),
+        Just(0.0),
+        any::<f64>()
+    ];
+    let wild_u64 = prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()];
+    let wild_u32 = prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()];
+    (
+        (
+            wild_u32.clone(),
+            wild_u64.clone(),
+            wild_u64.clone(),
+            wild_f64.clone(),
+            wild_u64.clone(),
+        ),
+        (
+            wild_u32.clone(),
+            wild_f64.clone(),
+            wild_u32.clone(),
+            wild_u64.clone(),
+            wild_f64.clone(),
+        ),
+        (
+            wild_u32.clone(),
+            wild_u32,
+            wild_u64.clone(),
+            wild_f64.clone(),
+            wild_u64,
+        ),
+    )
+        .prop_map(|(a, b, c)| {
+            let mut config = Sim::config();
+            config.retry.max_attempts = a.0;
+            config.retry.initial_delay_ms = a.1;
+            config.retry.max_delay_ms = a.2;
+            config.retry.factor = a.3;
+            config.retry.deadline_ms = a.4;
+            config.budget.ratio = b.1;
+            config.budget.min_per_second = c.3;
+            config.budget.window_ms = c.2;
+            config.probe.success_threshold = b.0;
+            config.probe.factor = b.4;
+            config.probe.initial_delay_ms = b.3;
+            config.timeouts.slow_ms = c.4;
+            for s in &mut config.services {
+                s.breaker.failure_threshold = b.2;
+                s.breaker.error_rate_threshold = b.1;
+                s.breaker.minimum_requests = c.0;
+                s.breaker.window_buckets = c.1;
+                s.breaker.bucket_ms = c.2;
+                s.breaker.open_ms = a.4;
+                s.breaker.open_backoff_factor = a.3;
+                s.breaker.half_open_max_trials = c.0;
+                s.breaker.success_threshold = c.1;
+            }
             config
         })
 }
@@ -117,7 +195,7 @@ proptest! {
     /// backwards), snapshots and toggles: the engine never panics, and every
     /// answer stays sane.
     #[test]
-    fn the_engine_never_panics(config in config(), seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..120)) {
+    fn the_engine_never_panics(config in prop_oneof![config(), wild_config()], seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..120)) {
         let mut engine = Engine::new(config, seed, 0);
         let mut now: Millis = 0;
         let mut ids: Vec<RequestId> = Vec::new();

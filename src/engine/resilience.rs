@@ -264,7 +264,11 @@ impl Engine {
                 probe_url: s.probe_url.clone(),
                 breaker: Breaker::new(
                     s.breaker.clone(),
-                    if s.probe_url.is_some() { Recovery::Probe } else { Recovery::Timer },
+                    if s.probe_url.is_some() {
+                        Recovery::Probe
+                    } else {
+                        Recovery::Timer
+                    },
                 ),
                 probes: ProbeSchedule::new(&config.probe),
             })
@@ -353,17 +357,31 @@ impl Engine {
         } else {
             report.outcome
         };
-        let retry_after_ms = report
-            .retry_after
-            .and_then(|v| parse_retry_after(v, report.wall_clock_ms, self.config.retry.max_retry_after_ms));
+        let retry_after_ms = report.retry_after.and_then(|v| {
+            parse_retry_after(
+                v,
+                report.wall_clock_ms,
+                self.config.retry.max_retry_after_ms,
+            )
+        });
 
         let verdict = outcome.verdict();
-        self.metrics.on_result(route.service, route.class, verdict, outcome == Outcome::Timeout, latency);
+        self.metrics.on_result(
+            route.service,
+            route.class,
+            verdict,
+            outcome == Outcome::Timeout,
+            latency,
+        );
         let slow_failure = verdict == Verdict::Healthy
             && latency > self.config.timeouts.slow_ms
-            && self.service(route.service).is_some_and(|s| s.breaker.config().slow_calls_are_failures);
+            && self
+                .service(route.service)
+                .is_some_and(|s| s.breaker.config().slow_calls_are_failures);
         let transition = match (verdict, slow_failure) {
-            (Verdict::Healthy, false) => self.service_mut(route.service).and_then(|s| s.breaker.record_success(now, trial)),
+            (Verdict::Healthy, false) => self
+                .service_mut(route.service)
+                .and_then(|s| s.breaker.record_success(now, trial)),
             (Verdict::Healthy, true) | (Verdict::Unhealthy, _) => self
                 .service_mut(route.service)
                 .and_then(|s| s.breaker.record_failure(now, trial, retry_after_ms)),
@@ -381,7 +399,10 @@ impl Engine {
             Outcome::Aborted => return self.fail(index, Failure::Aborted),
             _ => {}
         }
-        let open = matches!(self.state(route.service), Some(BreakerState::Open | BreakerState::Isolated));
+        let open = matches!(
+            self.state(route.service),
+            Some(BreakerState::Open | BreakerState::Isolated)
+        );
         if open && outcome.is_retryable(&self.config.retry) {
             // Retrying would only be refused: fail fast now.
             let failure = self.open_failure(now, route.service, None);
@@ -391,8 +412,14 @@ impl Engine {
         let Some(request) = self.requests.get_mut(index) else {
             return Next::Fail(Failure::Aborted);
         };
-        let decision =
-            request.retry.decide(now, &self.config.retry, &request.method, outcome, retry_after_ms, &mut self.budget);
+        let decision = request.retry.decide(
+            now,
+            &self.config.retry,
+            &request.method,
+            outcome,
+            retry_after_ms,
+            &mut self.budget,
+        );
         let attempts = request.retry.attempts();
         match decision {
             RetryDecision::Retry { delay_ms, attempt } => {
@@ -408,14 +435,19 @@ impl Engine {
                 self.signal(now, Some(&service), Signal::Retrying);
                 Next::RetryAfter { delay_ms, attempt }
             }
-            RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
+            RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent)
+                if outcome.status().is_some() =>
+            {
                 self.requests.remove(index);
                 Next::Deliver
             }
             RetryDecision::GiveUp(_) => {
                 let failure = match outcome {
                     Outcome::Timeout => Failure::Timeout { attempts },
-                    _ => Failure::RetriesExhausted { attempts, last_status: outcome.status() },
+                    _ => Failure::RetriesExhausted {
+                        attempts,
+                        last_status: outcome.status(),
+                    },
                 };
                 self.fail(index, failure)
             }
@@ -431,8 +463,16 @@ impl Engine {
             .filter(|r| !r.slow_signalled)
             .filter_map(|r| r.attempt_started.map(|t| t.saturating_add(slow_ms)))
             .min();
-        let probes = self.services.iter().filter_map(|s| s.probes.next_due()).min();
-        let breakers = self.services.iter().filter_map(|s| s.breaker.next_deadline()).min();
+        let probes = self
+            .services
+            .iter()
+            .filter_map(|s| s.probes.next_due())
+            .min();
+        let breakers = self
+            .services
+            .iter()
+            .filter_map(|s| s.breaker.next_deadline())
+            .min();
         [slow, probes, breakers].into_iter().flatten().min()
     }
 
@@ -442,7 +482,9 @@ impl Engine {
         let slow_ms = self.config.timeouts.slow_ms;
         let mut slow_services = Vec::new();
         for r in self.requests.iter_mut().filter(|r| !r.slow_signalled) {
-            if r.attempt_started.is_some_and(|t| now >= t.saturating_add(slow_ms)) {
+            if r.attempt_started
+                .is_some_and(|t| now >= t.saturating_add(slow_ms))
+            {
                 r.slow_signalled = true;
                 slow_services.push(r.route.service);
             }
@@ -452,17 +494,22 @@ impl Engine {
             self.signal(now, Some(&name), Signal::Slow);
         }
         for service in 0..self.services.len() {
-            let due = self.service(service).and_then(|s| s.breaker.next_deadline()).is_some_and(|t| now >= t);
+            let due = self
+                .service(service)
+                .and_then(|s| s.breaker.next_deadline())
+                .is_some_and(|t| now >= t);
             if due {
                 // Timer recovery: an admission check moves Open to HalfOpen; no trial
                 // is taken, so release the slot it reserved.
-                let transition = self.service_mut(service).and_then(|s| match s.breaker.admit(now) {
-                    (Admission::Trial, t) => {
-                        s.breaker.record_ignored(true);
-                        t
-                    }
-                    (_, t) => t,
-                });
+                let transition =
+                    self.service_mut(service)
+                        .and_then(|s| match s.breaker.admit(now) {
+                            (Admission::Trial, t) => {
+                                s.breaker.record_ignored(true);
+                                t
+                            }
+                            (_, t) => t,
+                        });
                 self.on_transition(now, service, transition, None);
             }
         }
@@ -471,17 +518,26 @@ impl Engine {
     /// A health probe to send now, if one is due.
     pub fn poll_probe(&mut self, now: Millis) -> Option<Probe> {
         let timeout_ms = self.config.probe.timeout_ms;
-        self.services.iter_mut().enumerate().find_map(|(service, s)| {
-            let url = s.probe_url.clone()?;
-            s.probes.poll(now).then_some(Probe { service, url, timeout_ms })
-        })
+        self.services
+            .iter_mut()
+            .enumerate()
+            .find_map(|(service, s)| {
+                let url = s.probe_url.clone()?;
+                s.probes.poll(now).then_some(Probe {
+                    service,
+                    url,
+                    timeout_ms,
+                })
+            })
     }
 
     /// A health probe ended.
     pub fn probe_result(&mut self, now: Millis, service: usize, outcome: Outcome) {
         let online = self.online && outcome != Outcome::Offline;
         let healthy = outcome.verdict() == Verdict::Healthy;
-        let Some(s) = self.service_mut(service) else { return };
+        let Some(s) = self.service_mut(service) else {
+            return;
+        };
         if !online || outcome == Outcome::Aborted {
             // Says nothing about the server: let the schedule try again later.
             s.probes.set_online(online);
@@ -493,8 +549,15 @@ impl Engine {
             return;
         }
         let name = s.name.clone();
-        let transition = if progress == ProbeProgress::Healthy { s.breaker.half_open(now) } else { None };
-        self.push(Event::Probe { service: name, healthy });
+        let transition = if progress == ProbeProgress::Healthy {
+            s.breaker.half_open(now)
+        } else {
+            None
+        };
+        self.push(Event::Probe {
+            service: name,
+            healthy,
+        });
         self.on_transition(now, service, transition, None);
     }
 
@@ -512,7 +575,15 @@ impl Engine {
                 s.probes.set_online(false);
             }
         }
-        self.signal(now, None, if online { Signal::Online } else { Signal::Offline });
+        self.signal(
+            now,
+            None,
+            if online {
+                Signal::Online
+            } else {
+                Signal::Offline
+            },
+        );
     }
 
     /// The tab became hidden or visible: no probes are spent while hidden, and
@@ -579,14 +650,22 @@ impl Engine {
             services: self
                 .services
                 .iter()
-                .map(|s| ServiceSnapshot { name: s.name.clone(), breaker: s.breaker.snapshot(now) })
+                .map(|s| ServiceSnapshot {
+                    name: s.name.clone(),
+                    breaker: s.breaker.snapshot(now),
+                })
                 .collect(),
         }
     }
 
     /// Adopts a stored or shared snapshot, minus the time that has passed since it
     /// was taken. Services it names that the config doesn't have are ignored.
-    pub fn restore(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
+    pub fn restore(
+        &mut self,
+        snapshot: &EngineSnapshot,
+        now: Millis,
+        wall_clock_ms: u64,
+    ) -> Result<(), RestoreError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(RestoreError::Version);
         }
@@ -598,12 +677,16 @@ impl Engine {
             return Err(RestoreError::Stale);
         }
         for stored in &snapshot.services {
-            let Some(service) = self.service_index(&stored.name) else { continue };
+            let Some(service) = self.service_index(&stored.name) else {
+                continue;
+            };
             let adjusted = BreakerSnapshot {
                 open_remaining_ms: stored.breaker.open_remaining_ms.saturating_sub(elapsed),
                 ..stored.breaker.clone()
             };
-            let transition = self.service_mut(service).and_then(|s| s.breaker.restore(&adjusted, now));
+            let transition = self
+                .service_mut(service)
+                .and_then(|s| s.breaker.restore(&adjusted, now));
             self.on_transition(now, service, transition, None);
         }
         Ok(())
@@ -648,11 +731,19 @@ impl Engine {
         })
     }
 
-    fn on_transition(&mut self, now: Millis, service: usize, transition: Option<Transition>, retry_after_ms: Option<Millis>) {
+    fn on_transition(
+        &mut self,
+        now: Millis,
+        service: usize,
+        transition: Option<Transition>,
+        retry_after_ms: Option<Millis>,
+    ) {
         let Some(t) = transition else { return };
         self.metrics.on_state(service, t.to, now);
         let seed = self.rng.next_u64();
-        let Some(s) = self.service_mut(service) else { return };
+        let Some(s) = self.service_mut(service) else {
+            return;
+        };
         match t.to {
             BreakerState::Open => {
                 // A failed trial means the probes were too optimistic: wait for the
@@ -666,12 +757,21 @@ impl Engine {
                     s.probes.start(now, Rng::new(seed), not_before);
                 }
             }
-            BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => s.probes.stop(),
+            BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => {
+                s.probes.stop()
+            }
         }
         let name = s.name.clone();
-        self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
+        self.push(Event::State {
+            service: name.clone(),
+            from: t.from,
+            to: t.to,
+            at: t.at,
+        });
         match t.to {
-            BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
+            BreakerState::Open | BreakerState::Isolated => {
+                self.signal(now, Some(&name), Signal::Unavailable)
+            }
             BreakerState::Closed => self.signal(now, Some(&name), Signal::Recovered),
             BreakerState::HalfOpen => {}
         }
@@ -681,16 +781,36 @@ impl Engine {
     /// next probe if one is scheduled, else what the breaker said.
     fn open_failure(&self, now: Millis, service: usize, breaker_says: Option<Millis>) -> Failure {
         let s = self.service(service);
-        let probe_due = s.and_then(|s| s.probes.next_due()).map(|t| t.saturating_sub(now));
+        let probe_due = s
+            .and_then(|s| s.probes.next_due())
+            .map(|t| t.saturating_sub(now));
         let isolated = s.is_some_and(|s| s.breaker.state() == BreakerState::Isolated);
-        let open_for = s.and_then(|s| s.breaker.open_until()).map(|t| t.saturating_sub(now));
-        let retry_after_ms = if isolated { None } else { probe_due.or(breaker_says).or(open_for) };
-        Failure::BreakerOpen { service: self.service_name(service), retry_after_ms }
+        let open_for = s
+            .and_then(|s| s.breaker.open_until())
+            .map(|t| t.saturating_sub(now));
+        let retry_after_ms = if isolated {
+            None
+        } else {
+            probe_due.or(breaker_says).or(open_for)
+        };
+        Failure::BreakerOpen {
+            service: self.service_name(service),
+            retry_after_ms,
+        }
     }
 
-    fn manual(&mut self, now: Millis, service: &str, act: impl FnOnce(&mut Breaker, Millis) -> Option<Transition>) -> bool {
-        let Some(index) = self.service_index(service) else { return false };
-        let transition = self.service_mut(index).and_then(|s| act(&mut s.breaker, now));
+    fn manual(
+        &mut self,
+        now: Millis,
+        service: &str,
+        act: impl FnOnce(&mut Breaker, Millis) -> Option<Transition>,
+    ) -> bool {
+        let Some(index) = self.service_index(service) else {
+            return false;
+        };
+        let transition = self
+            .service_mut(index)
+            .and_then(|s| act(&mut s.breaker, now));
         self.on_transition(now, index, transition, None);
         true
     }
@@ -712,7 +832,13 @@ impl Engine {
             if let Some(s) = self.service_mut(request.route.service) {
                 s.breaker.record_ignored(request.trial);
             }
-            self.metrics.on_result(request.route.service, request.route.class, Verdict::NotCounted, false, 0);
+            self.metrics.on_result(
+                request.route.service,
+                request.route.class,
+                Verdict::NotCounted,
+                false,
+                0,
+            );
         }
     }
 
@@ -741,6 +867,9 @@ impl Engine {
     }
 
     fn service_name(&self, index: usize) -> String {
-        self.service(index).map(|s| s.name.clone()).unwrap_or_default()
+        self.service(index)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
     }
 }
+
