@@ -12,10 +12,12 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! cargo clippy --version >/dev/null 2>&1; then
-  step "adding clippy"
-  rustup component add clippy
-fi
+for component in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    step "adding $component"
+    rustup component add "$component"
+  fi
+done
 
 # The CLI must be exactly the wasm-bindgen version pinned in Cargo.toml ("=X.Y.Z").
 wb_version=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)

@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "[test] native tests"
-cargo test --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --lib --tests 2>&1 | tee "$log"
+
+echo "[test] formatting"
+cargo fmt --check
 
 echo "[test] clippy (the engine denies unwrap/expect/indexing/panic)"
 cargo clippy --all-targets -- -D warnings
@@ -22,3 +27,6 @@ wasm-bindgen target/wasm32-unknown-unknown/release/player_resilience.wasm \
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   "$out/player_resilience_bg.wasm" -o "$out/player_resilience_bg.opt.wasm"
 echo "[test] wasm build ok: $(wc -c <"$out/player_resilience_bg.opt.wasm") bytes after wasm-opt -Oz"
+
+# One closing line for the whole run, summed from cargo's per-binary results.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "native tests: %d passed, %d failed\n", p, f }' "$log"

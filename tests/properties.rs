@@ -8,9 +8,7 @@ use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::Signal;
-use player_resilience::engine::resilience::{
-    Engine, EngineSnapshot, Next, Report, RequestId, Start,
-};
+use player_resilience::engine::resilience::{Engine, EngineSnapshot, Next, Report, RequestId, Start};
 use player_resilience::engine::Millis;
 use proptest::prelude::*;
 use sim::{Reply, Sim, FAST_MS};
@@ -40,20 +38,8 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 fn config() -> impl Strategy<Value = Config> {
     (
         (1u32..=10, 0u64..=5_000, 1u32..=10, 0.01f64..=1.0, 1u32..=20),
-        (
-            100u64..=60_000,
-            1.0f64..=4.0,
-            1u32..=5,
-            1u32..=5,
-            any::<bool>(),
-        ),
-        (
-            100u64..=10_000,
-            1u32..=4,
-            0.0f64..=1.0,
-            0.0f64..=2.0,
-            100u64..=5_000,
-        ),
+        (100u64..=60_000, 1.0f64..=4.0, 1u32..=5, 1u32..=5, any::<bool>()),
+        (100u64..=10_000, 1u32..=4, 0.0f64..=1.0, 0.0f64..=2.0, 100u64..=5_000),
     )
         .prop_map(|(a, b, c)| {
             let mut config = Sim::config();
@@ -82,37 +68,13 @@ fn config() -> impl Strategy<Value = Config> {
 /// Configs that skipped validation, with zeros, NaN, infinities and extremes: the
 /// engine must not panic even if a caller forgets to validate.
 fn wild_config() -> impl Strategy<Value = Config> {
-    let wild_f64 = prop_oneof![
-        Just(f64::NAN),
-        Just(f64::INFINITY),
-        Just(-1.0),
-        Just(0.0),
-        any::<f64>()
-    ];
+    let wild_f64 = prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-1.0), Just(0.0), any::<f64>()];
     let wild_u64 = prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()];
     let wild_u32 = prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()];
     (
-        (
-            wild_u32.clone(),
-            wild_u64.clone(),
-            wild_u64.clone(),
-            wild_f64.clone(),
-            wild_u64.clone(),
-        ),
-        (
-            wild_u32.clone(),
-            wild_f64.clone(),
-            wild_u32.clone(),
-            wild_u64.clone(),
-            wild_f64.clone(),
-        ),
-        (
-            wild_u32.clone(),
-            wild_u32,
-            wild_u64.clone(),
-            wild_f64.clone(),
-            wild_u64,
-        ),
+        (wild_u32.clone(), wild_u64.clone(), wild_u64.clone(), wild_f64.clone(), wild_u64.clone()),
+        (wild_u32.clone(), wild_f64.clone(), wild_u32.clone(), wild_u64.clone(), wild_f64.clone()),
+        (wild_u32.clone(), wild_u32, wild_u64.clone(), wild_f64.clone(), wild_u64),
     )
         .prop_map(|(a, b, c)| {
             let mut config = Sim::config();

@@ -5,9 +5,7 @@ mod sim;
 
 use player_resilience::engine::breaker::BreakerState::{self, Closed, HalfOpen, Open};
 use player_resilience::engine::config::Config;
-use player_resilience::engine::notify::NoticeKind::{
-    self, Offline, Online, Restored, Retrying, Slow, Unavailable,
-};
+use player_resilience::engine::notify::NoticeKind::{self, Offline, Online, Restored, Retrying, Slow, Unavailable};
 use player_resilience::engine::resilience::{Engine, Failure, RestoreError, Start};
 use player_resilience::engine::Millis;
 use sim::{Ended, Reply, Sim, FAST_MS, WALL_START_MS};
@@ -56,10 +54,7 @@ fn the_2026_02_16_incident_hang_then_recovery_two_minutes_later() {
     // Before the hang: everything is delivered and nothing is said.
     sim.run_until(hang - 1);
     assert!(sim.notices().is_empty());
-    assert!(sim
-        .ended
-        .iter()
-        .all(|(_, _, e)| *e == Ended::Delivered(200)));
+    assert!(sim.ended.iter().all(|(_, _, e)| *e == Ended::Delivered(200)));
 
     // t+3 s: the first request passes the soft deadline: one "slow" notice, not one
     // per request.
@@ -70,62 +65,33 @@ fn the_2026_02_16_incident_hang_then_recovery_two_minutes_later() {
     // t+10 s: the first timeouts are retried (the notice escalates once); three
     // consecutive failures (Plex's threshold) open the breaker at t+14 s.
     sim.run_until(back - 1);
-    let opened = sim
-        .first_transition_to("plex", Open)
-        .expect("the breaker opened");
+    let opened = sim.first_transition_to("plex", Open).expect("the breaker opened");
     assert_eq!(opened, hang + 14 * SECOND);
     assert_eq!(sim.first_notice(Unavailable), Some(opened));
     assert_eq!(sim.notice_kinds(), vec![Slow, Retrying, Unavailable]);
 
     // While open, no request reaches the server except health probes; callers fail
     // fast with BREAKER_OPEN.
-    assert!(
-        sim.hits.iter().all(|h| h.probe || h.state != Open),
-        "a request reached the server while open"
-    );
+    assert!(sim.hits.iter().all(|h| h.probe || h.state != Open), "a request reached the server while open");
     assert_eq!(sim.requests_between(opened + 1, back), 0);
     let probes = sim.probes_between(opened, back);
-    assert!(
-        (3..=6).contains(&probes),
-        "{probes} probes in 106 s of outage"
-    );
-    assert!(sim
-        .ended
-        .iter()
-        .any(|(t, _, e)| *t > opened && matches!(e, Ended::Failed(Failure::BreakerOpen { .. }))));
+    assert!((3..=6).contains(&probes), "{probes} probes in 106 s of outage");
+    assert!(sim.ended.iter().any(|(t, _, e)| *t > opened && matches!(e, Ended::Failed(Failure::BreakerOpen { .. }))));
 
     // Only what was already in flight reached the dead server: the proxy used to
     // retry each request 20 times.
     let during_outage = sim.requests_between(hang, back);
-    assert!(
-        during_outage <= 12,
-        "{during_outage} requests reached the hung server"
-    );
+    assert!(during_outage <= 12, "{during_outage} requests reached the hung server");
 
     // Recovery: two good probes → half-open; three good trials → closed; "restored".
     sim.run_until(6 * MINUTE);
-    let half_open = sim
-        .first_transition_to("plex", HalfOpen)
-        .expect("went half-open");
-    let closed = sim
-        .first_transition_to("plex", Closed)
-        .expect("closed again");
+    let half_open = sim.first_transition_to("plex", HalfOpen).expect("went half-open");
+    let closed = sim.first_transition_to("plex", Closed).expect("closed again");
     assert!(half_open > back && closed >= half_open);
-    assert!(
-        closed - back <= 75 * SECOND,
-        "closed {} s after the server came back",
-        (closed - back) / SECOND
-    );
-    assert_eq!(
-        sim.notice_kinds(),
-        vec![Slow, Retrying, Unavailable, Restored]
-    );
+    assert!(closed - back <= 75 * SECOND, "closed {} s after the server came back", (closed - back) / SECOND);
+    assert_eq!(sim.notice_kinds(), vec![Slow, Retrying, Unavailable, Restored]);
     assert_eq!(sim.first_notice(Restored), Some(closed));
-    assert!(sim
-        .ended
-        .iter()
-        .filter(|(t, _, _)| *t > closed + SECOND)
-        .all(|(_, _, e)| *e == Ended::Delivered(200)));
+    assert!(sim.ended.iter().filter(|(t, _, _)| *t > closed + SECOND).all(|(_, _, e)| *e == Ended::Delivered(200)));
     no_secret_anywhere(&sim);
 }
 
@@ -133,14 +99,7 @@ fn the_2026_02_16_incident_hang_then_recovery_two_minutes_later() {
 fn a_blip_shorter_than_the_soft_deadline_shows_nothing() {
     // Given a server that answers in 2.5 s for ten seconds (under the 3 s deadline).
     let mut sim = Sim::new(Sim::config(), 2, |t, _| {
-        Reply::Status(
-            200,
-            if (30 * SECOND..40 * SECOND).contains(&t) {
-                2_500
-            } else {
-                FAST_MS
-            },
-        )
+        Reply::Status(200, if (30 * SECOND..40 * SECOND).contains(&t) { 2_500 } else { FAST_MS })
     });
     player(&mut sim, MINUTE);
     sim.run_until(2 * MINUTE);
@@ -149,53 +108,39 @@ fn a_blip_shorter_than_the_soft_deadline_shows_nothing() {
     assert_eq!(sim.notices(), vec![]);
     assert_eq!(sim.transitions("plex"), vec![]);
     assert_eq!(sim.retries(), 0);
-    assert!(sim
-        .ended
-        .iter()
-        .all(|(_, _, e)| *e == Ended::Delivered(200)));
+    assert!(sim.ended.iter().all(|(_, _, e)| *e == Ended::Delivered(200)));
 }
 
 #[test]
 fn a_crashing_and_restarting_server_is_cut_off_each_time_with_few_notices() {
     // Given a server that is up for 40 s and down (fast 504s) for 20 s, for 20 minutes.
     let down = |t: Millis| t % MINUTE >= 40 * SECOND;
-    let mut sim = Sim::new(Sim::config(), 3, move |t, _| {
-        if down(t) {
-            Reply::Status(504, FAST_MS)
-        } else {
-            Reply::Status(200, FAST_MS)
-        }
-    });
+    let mut sim =
+        Sim::new(
+            Sim::config(),
+            3,
+            move |t, _| {
+                if down(t) {
+                    Reply::Status(504, FAST_MS)
+                } else {
+                    Reply::Status(200, FAST_MS)
+                }
+            },
+        );
     let end = 20 * MINUTE + 39 * SECOND; // the 20th outage ends at 20:00
     sim.every(0, end, SECOND, THUMB);
     sim.run_until(end);
 
     // Then every outage opens the breaker once, and every one recovers by itself.
-    let opens: Vec<Millis> = sim
-        .transitions("plex")
-        .iter()
-        .filter(|(_, _, to)| *to == Open)
-        .map(|(t, ..)| *t)
-        .collect();
-    assert_eq!(
-        opens.len(),
-        20,
-        "opened {} times in 20 outages",
-        opens.len()
-    );
-    assert!(
-        opens.iter().all(|t| down(*t)),
-        "opened while the server was up: {opens:?}"
-    );
+    let opens = sim.times_entered("plex", Open);
+    assert_eq!(opens.len(), 20, "opened {} times in 20 outages", opens.len());
+    assert!(opens.iter().all(|t| down(*t)), "opened while the server was up: {opens:?}");
     assert_eq!(sim.transitions("plex").last().map(|t| t.2), Some(Closed));
 
     // The server saw a fraction of the 1,200 requests the player made, and only a
     // few of them while down.
     let while_down = sim.hits.iter().filter(|h| !h.probe && down(h.at)).count();
-    assert!(
-        while_down <= 6 * opens.len(),
-        "{while_down} requests reached the server while down"
-    );
+    assert!(while_down <= 6 * opens.len(), "{while_down} requests reached the server while down");
 
     // The person is told once per outage that the server is gone and once that it is
     // back; the "slow"/"retrying" stages of an outage soon after a recovery are held back.
@@ -221,38 +166,17 @@ fn a_lying_health_endpoint_gets_ever_longer_rests() {
 
     // Then each failed trial reopens the breaker, and the rest before the next
     // probe doubles from 60 s (twice the 30 s open time) up to the 5-minute cap.
-    let opens: Vec<Millis> = sim
-        .transitions("plex")
-        .iter()
-        .filter(|(_, _, to)| *to == Open)
-        .map(|(t, ..)| *t)
-        .collect();
+    let opens = sim.times_entered("plex", Open);
     let rests: Vec<Millis> = opens.windows(2).map(|w| (w[1] - w[0]) / SECOND).collect();
     assert!(rests.len() >= 5, "{rests:?}");
-    assert!(
-        rests.windows(2).all(|w| w[1] >= w[0]),
-        "rests shrank: {rests:?}"
-    );
-    assert!(
-        rests.get(1).is_some_and(|r| (60..=70).contains(r)),
-        "{rests:?}"
-    );
-    assert!(
-        rests.get(2).is_some_and(|r| (120..=130).contains(r)),
-        "{rests:?}"
-    );
-    assert!(
-        rests.last().is_some_and(|r| (300..=310).contains(r)),
-        "{rests:?}"
-    );
+    assert!(rests.windows(2).all(|w| w[1] >= w[0]), "rests shrank: {rests:?}");
+    assert!(rests.get(1).is_some_and(|r| (60..=70).contains(r)), "{rests:?}");
+    assert!(rests.get(2).is_some_and(|r| (120..=130).contains(r)), "{rests:?}");
+    assert!(rests.last().is_some_and(|r| (300..=310).contains(r)), "{rests:?}");
 
     // The server saw a few trials per reopen, not 1,800 requests.
     let reached = sim.requests_between(0, 30 * MINUTE);
-    assert!(
-        reached <= 3 + opens.len(),
-        "{reached} requests for {} opens",
-        opens.len()
-    );
+    assert!(reached <= 3 + opens.len(), "{reached} requests for {} opens", opens.len());
 }
 
 #[test]
@@ -287,11 +211,7 @@ fn a_retry_after_storm_is_obeyed() {
     let opened = sim.first_transition_to("plex", Open).unwrap();
     assert_eq!(opened, storm.start + 4 * SECOND + FAST_MS);
     let first_probe = sim.hits.iter().find(|h| h.probe).unwrap().at;
-    assert!(
-        first_probe >= opened + 20 * SECOND,
-        "probed {} ms after opening",
-        first_probe - opened
-    );
+    assert!(first_probe >= opened + 20 * SECOND, "probed {} ms after opening", first_probe - opened);
 
     // During the 90 s storm the server saw a handful of requests, not 45 × retries.
     let reached = sim.requests_between(storm.start, storm.end);
@@ -317,10 +237,7 @@ fn an_http_date_retry_after_is_read_against_the_wall_clock() {
     // Then the retry waits until that date, and succeeds.
     let retry_at = sim.hits.get(1).map(|h| h.at);
     assert_eq!(retry_at, Some(40 * SECOND));
-    assert_eq!(
-        sim.ended.last().map(|e| e.2.clone()),
-        Some(Ended::Delivered(200))
-    );
+    assert_eq!(sim.ended.last().map(|e| e.2.clone()), Some(Ended::Delivered(200)));
 }
 
 #[test]
@@ -338,19 +255,14 @@ fn an_eight_hour_outage_costs_the_server_one_probe_a_minute_at_most() {
     let probes = sim.probes_between(opened, back);
     assert!((470..=960).contains(&probes), "{probes} probes in 8 hours");
     assert_eq!(sim.requests_between(opened + 1, back), 0);
-    assert_eq!(
-        sim.notice_kinds(),
-        vec![Slow, Retrying, Unavailable, Restored]
-    );
+    assert_eq!(sim.notice_kinds(), vec![Slow, Retrying, Unavailable, Restored]);
 
     // It recovers by itself within two minutes of the server's return, and the
     // metrics saw almost eight hours open.
     let closed = sim.first_transition_to("plex", Closed).unwrap();
     assert!(closed > back && closed - back <= 2 * MINUTE);
     let metrics = serde_json::to_value(sim.engine.metrics(sim.now)).unwrap();
-    let open_ms = metrics["services"][0]["timeInStateMs"]["open"]
-        .as_u64()
-        .unwrap();
+    let open_ms = metrics["services"][0]["timeInStateMs"]["open"].as_u64().unwrap();
     assert!(open_ms > 8 * HOUR - 5 * MINUTE, "open for {open_ms} ms");
 }
 
@@ -364,11 +276,8 @@ fn an_offline_client_is_not_the_servers_fault() {
     sim.run_until(MINUTE);
 
     // Then requests fail as OFFLINE, the breaker stays closed and nothing probes.
-    let offline = sim
-        .ended
-        .iter()
-        .filter(|(t, _, e)| *t > 30 * SECOND && *e == Ended::Failed(Failure::Offline))
-        .count();
+    let offline =
+        sim.ended.iter().filter(|(t, _, e)| *t > 30 * SECOND && *e == Ended::Failed(Failure::Offline)).count();
     assert!(offline >= 29, "{offline}");
     assert_eq!(sim.transitions("plex"), vec![]);
     assert_eq!(sim.probes_between(0, MINUTE), 0);
@@ -377,11 +286,7 @@ fn an_offline_client_is_not_the_servers_fault() {
     sim.set_online(true);
     sim.run_until(2 * MINUTE);
     assert_eq!(sim.notice_kinds(), vec![Offline, Online]);
-    assert!(sim
-        .ended
-        .iter()
-        .filter(|(t, _, _)| *t > MINUTE)
-        .all(|(_, _, e)| *e == Ended::Delivered(200)));
+    assert!(sim.ended.iter().filter(|(t, _, _)| *t > MINUTE).all(|(_, _, e)| *e == Ended::Delivered(200)));
 }
 
 #[test]
@@ -391,23 +296,17 @@ fn a_reload_during_an_outage_does_not_hammer_the_server() {
     player(&mut sim, 30 * SECOND);
     sim.run_until(30 * SECOND);
     assert_eq!(sim.engine.state(0), Some(Open));
-    let stored =
-        serde_json::to_string(&sim.engine.snapshot(sim.now, WALL_START_MS + sim.now)).unwrap();
+    let stored = serde_json::to_string(&sim.engine.snapshot(sim.now, WALL_START_MS + sim.now)).unwrap();
     assert!(!stored.contains("secret-token") && !stored.contains("/api/"));
 
     // ...when the page reloads 10 s later (a new engine, its clock from zero)...
     let mut engine = Engine::new(Sim::config(), 9, 0);
     let snapshot = serde_json::from_str(&stored).unwrap();
-    engine
-        .restore(&snapshot, 0, WALL_START_MS + 40 * SECOND)
-        .unwrap();
+    engine.restore(&snapshot, 0, WALL_START_MS + 40 * SECOND).unwrap();
 
     // ...then it starts open: the first request fails fast instead of hitting the server.
     assert_eq!(engine.state(0), Some(Open));
-    assert!(matches!(
-        engine.begin(0, "GET", THUMB),
-        Start::Fail(Failure::BreakerOpen { .. })
-    ));
+    assert!(matches!(engine.begin(0, "GET", THUMB), Start::Fail(Failure::BreakerOpen { .. })));
 }
 
 #[test]
@@ -419,36 +318,19 @@ fn stale_foreign_or_future_snapshots_are_ignored() {
     let max_age = Config::default().persistence.max_age_ms;
 
     let mut e = fresh();
-    assert_eq!(
-        e.restore(&snapshot, 0, WALL_START_MS + max_age + 1),
-        Err(RestoreError::Stale)
-    );
+    assert_eq!(e.restore(&snapshot, 0, WALL_START_MS + max_age + 1), Err(RestoreError::Stale));
     assert_eq!(e.state(0), Some(Closed));
 
     let mut e = fresh();
-    assert_eq!(
-        e.restore(&snapshot, 0, WALL_START_MS - HOUR),
-        Err(RestoreError::FromTheFuture)
-    );
+    assert_eq!(e.restore(&snapshot, 0, WALL_START_MS - HOUR), Err(RestoreError::FromTheFuture));
 
     let mut e = fresh();
-    let foreign = player_resilience::engine::resilience::EngineSnapshot {
-        version: 99,
-        ..snapshot.clone()
-    };
-    assert_eq!(
-        e.restore(&foreign, 0, WALL_START_MS),
-        Err(RestoreError::Version)
-    );
+    let foreign = player_resilience::engine::resilience::EngineSnapshot { version: 99, ..snapshot.clone() };
+    assert_eq!(e.restore(&foreign, 0, WALL_START_MS), Err(RestoreError::Version));
     assert_eq!(e.state(0), Some(Closed));
 
     // Corrupt JSON never becomes a snapshot at all.
-    assert!(
-        serde_json::from_str::<player_resilience::engine::resilience::EngineSnapshot>(
-            r#"{"version":1}"#
-        )
-        .is_err()
-    );
+    assert!(serde_json::from_str::<player_resilience::engine::resilience::EngineSnapshot>(r#"{"version":1}"#).is_err());
 
     // A good one is adopted.
     let mut e = fresh();
@@ -459,9 +341,7 @@ fn stale_foreign_or_future_snapshots_are_ignored() {
 #[test]
 fn non_idempotent_requests_are_never_retried() {
     let mut engine = Engine::new(Sim::config(), 1, 0);
-    let Start::Send(attempt) = engine.begin(0, "POST", "/api/v1/play/7/progress") else {
-        panic!("not sent")
-    };
+    let Start::Send(attempt) = engine.begin(0, "POST", "/api/v1/play/7/progress") else { panic!("not sent") };
     let next = engine.finish(
         100,
         attempt.id,
@@ -478,15 +358,7 @@ fn non_idempotent_requests_are_never_retried() {
 #[test]
 fn notice_kinds_are_in_the_catalogue_order() {
     // The notice keys the engine emits are the config's catalogue keys.
-    for kind in [
-        Slow,
-        Retrying,
-        Unavailable,
-        NoticeKind::Fallback,
-        Restored,
-        Offline,
-        Online,
-    ] {
+    for kind in [Slow, Retrying, Unavailable, NoticeKind::Fallback, Restored, Offline, Online] {
         assert!(player_resilience::engine::config::NOTICE_KEYS.contains(&kind.key()));
     }
 }

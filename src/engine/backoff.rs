@@ -39,11 +39,7 @@ impl BackoffPolicy {
             initial_ms: c.initial_delay_ms,
             max_ms: c.max_delay_ms,
             factor: c.factor,
-            jitter: if c.jitter {
-                Jitter::Equal
-            } else {
-                Jitter::None
-            },
+            jitter: if c.jitter { Jitter::Equal } else { Jitter::None },
             max_times: None,
         }
     }
@@ -82,12 +78,7 @@ impl Backoff {
     /// A fresh sequence of delays for `policy`, randomised by `rng`.
     pub fn new(policy: BackoffPolicy, rng: Rng) -> Self {
         let prev = policy.initial_ms;
-        Self {
-            policy,
-            rng,
-            given: 0,
-            prev,
-        }
+        Self { policy, rng, given: 0, prev }
     }
 }
 
@@ -126,13 +117,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn policy(jitter: Jitter, max_times: Option<u32>) -> BackoffPolicy {
-        BackoffPolicy {
-            initial_ms: 1_000,
-            max_ms: 10_000,
-            factor: 2.0,
-            jitter,
-            max_times,
-        }
+        BackoffPolicy { initial_ms: 1_000, max_ms: 10_000, factor: 2.0, jitter, max_times }
     }
 
     #[test]
@@ -177,22 +162,15 @@ mod tests {
     #[test]
     fn decorrelated_jitter_grows_from_the_previous_delay_and_is_capped() {
         // Given decorrelated jitter for many steps
-        let delays: Vec<_> =
-            Backoff::new(policy(Jitter::Decorrelated, Some(20)), Rng::new(11)).collect();
+        let delays: Vec<_> = Backoff::new(policy(Jitter::Decorrelated, Some(20)), Rng::new(11)).collect();
         // Then each is within initial..=min(max, prev × 3)
         let mut prev = 1_000u64;
         for d in &delays {
-            assert!(
-                *d >= 1_000 && *d <= (prev * 3).min(10_000),
-                "{d} after {prev}"
-            );
+            assert!(*d >= 1_000 && *d <= (prev * 3).min(10_000), "{d} after {prev}");
             prev = *d;
         }
         assert_eq!(delays.len(), 20);
-        assert!(
-            delays.contains(&10_000),
-            "a long run reaches the cap: {delays:?}"
-        );
+        assert!(delays.contains(&10_000), "a long run reaches the cap: {delays:?}");
     }
 
     #[test]
@@ -202,24 +180,12 @@ mod tests {
         let p = BackoffPolicy::for_retry(&c);
         // Then two delays, the default 2 s doubling under a 30 s cap, full jitter
         assert_eq!(p.max_times, Some(2));
-        assert_eq!(
-            (p.initial_ms, p.max_ms, p.jitter),
-            (2_000, 30_000, Jitter::Full)
-        );
+        assert_eq!((p.initial_ms, p.max_ms, p.jitter), (2_000, 30_000, Jitter::Full));
         assert_eq!(Backoff::new(p, Rng::new(1)).count(), 2);
         // And one attempt means no retry delay at all, zero attempts doesn't underflow
-        let one = RetryConfig {
-            max_attempts: 1,
-            ..RetryConfig::default()
-        };
-        assert_eq!(
-            Backoff::new(BackoffPolicy::for_retry(&one), Rng::new(1)).next(),
-            None
-        );
-        let zero = RetryConfig {
-            max_attempts: 0,
-            ..RetryConfig::default()
-        };
+        let one = RetryConfig { max_attempts: 1, ..RetryConfig::default() };
+        assert_eq!(Backoff::new(BackoffPolicy::for_retry(&one), Rng::new(1)).next(), None);
+        let zero = RetryConfig { max_attempts: 0, ..RetryConfig::default() };
         assert_eq!(BackoffPolicy::for_retry(&zero).max_times, Some(0));
     }
 
@@ -234,13 +200,8 @@ mod tests {
         assert!(last.is_some_and(|d| (30_000..=60_000).contains(&d)));
         assert!(b.next().is_some());
         // And without jitter the delays are exact
-        let plain = ProbeConfig {
-            jitter: false,
-            ..ProbeConfig::default()
-        };
-        let delays: Vec<_> = Backoff::new(BackoffPolicy::for_probe(&plain), Rng::new(5))
-            .take(6)
-            .collect();
+        let plain = ProbeConfig { jitter: false, ..ProbeConfig::default() };
+        let delays: Vec<_> = Backoff::new(BackoffPolicy::for_probe(&plain), Rng::new(5)).take(6).collect();
         assert_eq!(delays, vec![5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
     }
 
@@ -248,19 +209,8 @@ mod tests {
     fn broken_policies_do_not_panic_and_respect_the_cap() {
         // Given policies a validator would reject
         for factor in [f64::NAN, f64::INFINITY, -2.0, 0.0, 1e300] {
-            for jitter in [
-                Jitter::Full,
-                Jitter::Equal,
-                Jitter::Decorrelated,
-                Jitter::None,
-            ] {
-                let p = BackoffPolicy {
-                    initial_ms: u64::MAX,
-                    max_ms: 5,
-                    factor,
-                    jitter,
-                    max_times: Some(50),
-                };
+            for jitter in [Jitter::Full, Jitter::Equal, Jitter::Decorrelated, Jitter::None] {
+                let p = BackoffPolicy { initial_ms: u64::MAX, max_ms: 5, factor, jitter, max_times: Some(50) };
                 // Then every delay is still at most max_ms
                 assert!(Backoff::new(p, Rng::new(9)).all(|d| d <= 5));
             }

@@ -34,12 +34,8 @@ pub enum BreakerState {
 
 impl BreakerState {
     /// Every state, in a fixed order (for metrics tables).
-    pub const ALL: [BreakerState; 4] = [
-        BreakerState::Closed,
-        BreakerState::Open,
-        BreakerState::HalfOpen,
-        BreakerState::Isolated,
-    ];
+    pub const ALL: [BreakerState; 4] =
+        [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen, BreakerState::Isolated];
 
     /// The camelCase name used in JSON and events.
     pub const fn as_str(self) -> &'static str {
@@ -159,12 +155,7 @@ impl Breaker {
     pub fn admit(&mut self, now: Millis) -> (Admission, Option<Transition>) {
         match self.state {
             BreakerState::Closed => (Admission::Allowed, None),
-            BreakerState::Isolated => (
-                Admission::Rejected {
-                    retry_after_ms: None,
-                },
-                None,
-            ),
+            BreakerState::Isolated => (Admission::Rejected { retry_after_ms: None }, None),
             BreakerState::HalfOpen => (self.admit_trial(), None),
             BreakerState::Open => {
                 self.clamp_open_until(now);
@@ -173,12 +164,7 @@ impl Breaker {
                     (self.admit_trial(), transition)
                 } else {
                     let remaining = self.open_until.saturating_sub(now);
-                    (
-                        Admission::Rejected {
-                            retry_after_ms: Some(remaining),
-                        },
-                        None,
-                    )
+                    (Admission::Rejected { retry_after_ms: Some(remaining) }, None)
                 }
             }
         }
@@ -210,12 +196,7 @@ impl Breaker {
 
     /// Reports a call that failed, with the server's `Retry-After` if any. May open
     /// (closed), reopen (half-open trial) or extend the open time (open).
-    pub fn record_failure(
-        &mut self,
-        now: Millis,
-        trial: bool,
-        retry_after_ms: Option<Millis>,
-    ) -> Option<Transition> {
+    pub fn record_failure(&mut self, now: Millis, trial: bool, retry_after_ms: Option<Millis>) -> Option<Transition> {
         if trial {
             self.release_trial();
         }
@@ -291,11 +272,7 @@ impl Breaker {
             BreakerState::Open | BreakerState::Isolated => self.open_until.saturating_sub(now),
             BreakerState::Closed | BreakerState::HalfOpen => 0,
         };
-        BreakerSnapshot {
-            state: self.state,
-            open_remaining_ms,
-            reopen_count: self.reopen_count,
-        }
+        BreakerSnapshot { state: self.state, open_remaining_ms, reopen_count: self.reopen_count }
     }
 
     /// Takes on a persisted state (its `open_remaining_ms` already adjusted for the
@@ -313,8 +290,7 @@ impl Breaker {
                 self.go(BreakerState::Closed, now)
             }
             BreakerState::Open => {
-                self.open_until =
-                    now.saturating_add(snapshot.open_remaining_ms.min(self.config.max_open_ms));
+                self.open_until = now.saturating_add(snapshot.open_remaining_ms.min(self.config.max_open_ms));
                 self.go(BreakerState::Open, now)
             }
             BreakerState::HalfOpen => {
@@ -340,9 +316,7 @@ impl Breaker {
             self.trials_in_flight = self.trials_in_flight.saturating_add(1);
             Admission::Trial
         } else {
-            Admission::Rejected {
-                retry_after_ms: Some(HALF_OPEN_FULL_RETRY_MS),
-            }
+            Admission::Rejected { retry_after_ms: Some(HALF_OPEN_FULL_RETRY_MS) }
         }
     }
 
@@ -391,11 +365,7 @@ impl Breaker {
     fn open_duration(&self) -> Millis {
         let cap = self.config.max_open_ms;
         let factor = self.config.open_backoff_factor;
-        let factor = if factor.is_finite() && factor >= 1.0 {
-            factor
-        } else {
-            1.0
-        };
+        let factor = if factor.is_finite() && factor >= 1.0 { factor } else { 1.0 };
         let exponent = i32::try_from(self.reopen_count.min(MAX_REOPEN_COUNT)).unwrap_or(0);
         let ms = self.config.open_ms as f64 * factor.powi(exponent);
         if !ms.is_finite() || ms >= cap as f64 {
@@ -458,9 +428,7 @@ mod tests {
     }
 
     fn rejected(ms: Millis) -> Admission {
-        Admission::Rejected {
-            retry_after_ms: Some(ms),
-        }
+        Admission::Rejected { retry_after_ms: Some(ms) }
     }
 
     /// Opens `b` at `now` with three consecutive failures.
@@ -473,13 +441,7 @@ mod tests {
     #[test]
     fn consecutive_failures_open_it() {
         // Given a closed breaker with a threshold of 3 (and no rate rule in reach)
-        let mut b = Breaker::new(
-            BreakerConfig {
-                minimum_requests: 1_000,
-                ..config()
-            },
-            Recovery::Timer,
-        );
+        let mut b = Breaker::new(BreakerConfig { minimum_requests: 1_000, ..config() }, Recovery::Timer);
         // When two failures come, a success breaks the streak, then two more
         assert_eq!(b.record_failure(0, false, None), None);
         assert_eq!(b.record_failure(10, false, None), None);
@@ -497,13 +459,7 @@ mod tests {
     #[test]
     fn error_rate_opens_it_only_with_enough_calls() {
         // Given a breaker that would never open by streak
-        let mut b = Breaker::new(
-            BreakerConfig {
-                failure_threshold: 1_000,
-                ..config()
-            },
-            Recovery::Timer,
-        );
+        let mut b = Breaker::new(BreakerConfig { failure_threshold: 1_000, ..config() }, Recovery::Timer);
         // When failure, success, failure arrive (67% errors but only 3 calls)
         b.record_failure(0, false, None);
         b.record_success(100, false);
@@ -519,10 +475,7 @@ mod tests {
     #[test]
     fn error_rate_forgets_aged_out_calls() {
         // Given a breaker that would never open by streak, and four successes at 0
-        let rate_only = BreakerConfig {
-            failure_threshold: 1_000,
-            ..config()
-        };
+        let rate_only = BreakerConfig { failure_threshold: 1_000, ..config() };
         let mut b = Breaker::new(rate_only.clone(), Recovery::Timer);
         for _ in 0..4 {
             b.record_success(0, false);
@@ -532,10 +485,7 @@ mod tests {
         b.record_success(15_100, false);
         b.record_success(15_200, false);
         // Then the old successes no longer dilute the rate: 50% of 4 opens it
-        assert_eq!(
-            b.record_failure(15_300, false, None),
-            t(Closed, Open, 15_300)
-        );
+        assert_eq!(b.record_failure(15_300, false, None), t(Closed, Open, 15_300));
 
         // But the same calls within the window (25% of 8) keep it closed
         let mut b = Breaker::new(rate_only, Recovery::Timer);
@@ -661,10 +611,7 @@ mod tests {
         // When a non-trial failure arrives, it is ignored
         assert_eq!(b.record_failure(1_150, false, None), None);
         // When the other trial fails
-        assert_eq!(
-            b.record_failure(1_200, true, None),
-            t(HalfOpen, Open, 1_200)
-        );
+        assert_eq!(b.record_failure(1_200, true, None), t(HalfOpen, Open, 1_200));
         // Then it is open again for twice as long
         assert_eq!(b.open_until(), Some(3_200));
     }
@@ -709,15 +656,7 @@ mod tests {
         assert_eq!(b.record_failure(10, true, Some(5)), None);
         assert_eq!(b.half_open(10), None);
         // Then it rejects with no retry time, forever
-        assert_eq!(
-            b.admit(1_000_000),
-            (
-                Admission::Rejected {
-                    retry_after_ms: None
-                },
-                None
-            )
-        );
+        assert_eq!(b.admit(1_000_000), (Admission::Rejected { retry_after_ms: None }, None));
         assert_eq!(b.open_until(), None);
         assert_eq!(b.next_deadline(), None);
         // When reset, it closes
@@ -754,54 +693,30 @@ mod tests {
         b.admit(1_000);
         b.record_failure(1_000, true, None);
         let snap = b.snapshot(1_500);
-        assert_eq!(
-            snap,
-            BreakerSnapshot {
-                state: Open,
-                open_remaining_ms: 1_500,
-                reopen_count: 1
-            }
-        );
+        assert_eq!(snap, BreakerSnapshot { state: Open, open_remaining_ms: 1_500, reopen_count: 1 });
         // When a fresh breaker restores it on another clock
         let mut fresh = timer();
         assert_eq!(fresh.restore(&snap, 10_000), t(Closed, Open, 10_000));
         // Then it is open for the rest, and the streak continues (next open 4 s)
         assert_eq!(fresh.open_until(), Some(11_500));
         assert_eq!(fresh.snapshot(10_000), snap);
-        assert_eq!(
-            fresh.admit(11_500),
-            (Admission::Trial, t(Open, HalfOpen, 11_500))
-        );
+        assert_eq!(fresh.admit(11_500), (Admission::Trial, t(Open, HalfOpen, 11_500)));
         fresh.record_failure(11_500, true, None);
         assert_eq!(fresh.open_until(), Some(15_500));
     }
 
     #[test]
     fn snapshot_serialises_in_camel_case() {
-        let snap = BreakerSnapshot {
-            state: HalfOpen,
-            open_remaining_ms: 5,
-            reopen_count: 2,
-        };
+        let snap = BreakerSnapshot { state: HalfOpen, open_remaining_ms: 5, reopen_count: 2 };
         let json = serde_json::to_string(&snap).unwrap();
-        assert_eq!(
-            json,
-            r#"{"state":"halfOpen","openRemainingMs":5,"reopenCount":2}"#
-        );
-        assert_eq!(
-            serde_json::from_str::<BreakerSnapshot>(&json).unwrap(),
-            snap
-        );
+        assert_eq!(json, r#"{"state":"halfOpen","openRemainingMs":5,"reopenCount":2}"#);
+        assert_eq!(serde_json::from_str::<BreakerSnapshot>(&json).unwrap(), snap);
     }
 
     #[test]
     fn restore_half_open_comes_back_open_with_no_time_left() {
         // Given a snapshot taken while half-open
-        let snap = BreakerSnapshot {
-            state: HalfOpen,
-            open_remaining_ms: 0,
-            reopen_count: 1,
-        };
+        let snap = BreakerSnapshot { state: HalfOpen, open_remaining_ms: 0, reopen_count: 1 };
         // When restored
         let mut b = timer();
         assert_eq!(b.restore(&snap, 500), t(Closed, Open, 500));
@@ -814,37 +729,18 @@ mod tests {
     fn restore_caps_and_sanitises() {
         let mut b = timer();
         // An open snapshot longer than max_open_ms is capped
-        let snap = BreakerSnapshot {
-            state: Open,
-            open_remaining_ms: u64::MAX,
-            reopen_count: u32::MAX,
-        };
+        let snap = BreakerSnapshot { state: Open, open_remaining_ms: u64::MAX, reopen_count: u32::MAX };
         assert_eq!(b.restore(&snap, 100), t(Closed, Open, 100));
         assert_eq!(b.open_until(), Some(5_100));
         assert_eq!(b.snapshot(100).reopen_count, MAX_REOPEN_COUNT);
         // An isolated snapshot stays isolated
-        let iso = BreakerSnapshot {
-            state: Isolated,
-            open_remaining_ms: 0,
-            reopen_count: 0,
-        };
+        let iso = BreakerSnapshot { state: Isolated, open_remaining_ms: 0, reopen_count: 0 };
         assert_eq!(b.restore(&iso, 200), t(Open, Isolated, 200));
         assert_eq!(b.restore(&iso, 300), None);
         // A closed snapshot closes, with no reopen streak
-        let closed = BreakerSnapshot {
-            state: Closed,
-            open_remaining_ms: 99,
-            reopen_count: 7,
-        };
+        let closed = BreakerSnapshot { state: Closed, open_remaining_ms: 99, reopen_count: 7 };
         assert_eq!(b.restore(&closed, 400), t(Isolated, Closed, 400));
-        assert_eq!(
-            b.snapshot(400),
-            BreakerSnapshot {
-                state: Closed,
-                open_remaining_ms: 0,
-                reopen_count: 0
-            }
-        );
+        assert_eq!(b.snapshot(400), BreakerSnapshot { state: Closed, open_remaining_ms: 0, reopen_count: 0 });
     }
 
     #[test]
@@ -895,10 +791,7 @@ mod tests {
         assert_eq!(b.admit(2_200), (Admission::Trial, t(Open, HalfOpen, 2_200)));
 
         // The server is still down: the trial fails; open again, for twice as long.
-        assert_eq!(
-            b.record_failure(2_300, true, None),
-            t(HalfOpen, Open, 2_300)
-        );
+        assert_eq!(b.record_failure(2_300, true, None), t(HalfOpen, Open, 2_300));
         assert_eq!(b.open_until(), Some(4_300));
         assert_eq!(b.admit(4_000), (rejected(300), None));
 
@@ -913,14 +806,7 @@ mod tests {
 
         // Closed and healed: calls go, and the reopen streak is forgotten.
         assert_eq!(b.admit(4_500), (Admission::Allowed, None));
-        assert_eq!(
-            b.snapshot(4_500),
-            BreakerSnapshot {
-                state: Closed,
-                open_remaining_ms: 0,
-                reopen_count: 0
-            }
-        );
+        assert_eq!(b.snapshot(4_500), BreakerSnapshot { state: Closed, open_remaining_ms: 0, reopen_count: 0 });
     }
 
     // ----- properties -----
@@ -970,21 +856,19 @@ mod tests {
             1u32..=5,
             1u32..=5,
         )
-            .prop_map(
-                |(ft, rate, min, wb, bms, open, factor, extra, trials, succ)| BreakerConfig {
-                    failure_threshold: ft,
-                    error_rate_threshold: rate,
-                    minimum_requests: min,
-                    window_buckets: wb,
-                    bucket_ms: bms,
-                    open_ms: open,
-                    open_backoff_factor: factor,
-                    max_open_ms: open + extra,
-                    half_open_max_trials: trials,
-                    success_threshold: succ,
-                    slow_calls_are_failures: false,
-                },
-            )
+            .prop_map(|(ft, rate, min, wb, bms, open, factor, extra, trials, succ)| BreakerConfig {
+                failure_threshold: ft,
+                error_rate_threshold: rate,
+                minimum_requests: min,
+                window_buckets: wb,
+                bucket_ms: bms,
+                open_ms: open,
+                open_backoff_factor: factor,
+                max_open_ms: open + extra,
+                half_open_max_trials: trials,
+                success_threshold: succ,
+                slow_calls_are_failures: false,
+            })
     }
 
     fn recovery() -> impl Strategy<Value = Recovery> {
@@ -992,12 +876,7 @@ mod tests {
     }
 
     /// Runs one op; returns the admission if it was an admit.
-    fn apply(
-        b: &mut Breaker,
-        op: &Op,
-        now: Millis,
-        trial: bool,
-    ) -> (Option<Admission>, Option<Transition>) {
+    fn apply(b: &mut Breaker, op: &Op, now: Millis, trial: bool) -> (Option<Admission>, Option<Transition>) {
         match *op {
             Op::Admit => {
                 let (a, tr) = b.admit(now);
@@ -1013,21 +892,14 @@ mod tests {
             Op::Reset => (None, b.reset(now)),
             Op::Isolate => (None, b.isolate(now)),
             Op::Restore(state, open_remaining_ms, reopen_count) => {
-                let snap = BreakerSnapshot {
-                    state,
-                    open_remaining_ms,
-                    reopen_count,
-                };
+                let snap = BreakerSnapshot { state, open_remaining_ms, reopen_count };
                 (None, b.restore(&snap, now))
             }
         }
     }
 
     fn wants_trial(op: &Op) -> bool {
-        matches!(
-            *op,
-            Op::Success(true) | Op::Failure(true, _) | Op::Ignored(true)
-        )
+        matches!(*op, Op::Success(true) | Op::Failure(true, _) | Op::Ignored(true))
     }
 
     proptest! {

@@ -93,11 +93,7 @@ impl RetryBudget {
         let slot = usize::try_from(epoch % BUCKETS as u64).ok()?;
         let b = self.buckets.get_mut(slot)?;
         if b.epoch != epoch {
-            *b = Bucket {
-                epoch,
-                deposits: 0,
-                withdrawals: 0,
-            };
+            *b = Bucket { epoch, deposits: 0, withdrawals: 0 };
         }
         Some(b)
     }
@@ -109,9 +105,7 @@ impl RetryBudget {
         self.buckets
             .iter()
             .filter(|b| b.epoch >= oldest && b.epoch <= epoch)
-            .fold((0, 0), |(d, w), b| {
-                (d + u64::from(b.deposits), w + u64::from(b.withdrawals))
-            })
+            .fold((0, 0), |(d, w), b| (d + u64::from(b.deposits), w + u64::from(b.withdrawals)))
     }
 }
 
@@ -195,19 +189,11 @@ mod tests {
 
     #[test]
     fn a_zero_or_broken_budget_allows_nothing_and_does_not_panic() {
-        let zero = BudgetConfig {
-            ratio: 0.0,
-            min_per_second: 0.0,
-            window_ms: 0,
-        };
+        let zero = BudgetConfig { ratio: 0.0, min_per_second: 0.0, window_ms: 0 };
         let mut b = RetryBudget::new(&zero);
         b.deposit(0);
         assert!(!b.try_withdraw(0));
-        let nan = BudgetConfig {
-            ratio: f64::NAN,
-            min_per_second: f64::NAN,
-            window_ms: 10_000,
-        };
+        let nan = BudgetConfig { ratio: f64::NAN, min_per_second: f64::NAN, window_ms: 10_000 };
         let mut b = RetryBudget::new(&nan);
         b.deposit(0);
         assert!(!b.try_withdraw(0));

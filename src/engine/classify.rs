@@ -75,10 +75,7 @@ pub struct Route {
 
 /// The service index for a URL, or `None` when no service claims it.
 pub fn service_of(config: &Config, url: &str) -> Option<usize> {
-    config
-        .services
-        .iter()
-        .position(|s| s.matches.iter().any(|m| url.contains(m.as_str())))
+    config.services.iter().position(|s| s.matches.iter().any(|m| url.contains(m.as_str())))
 }
 
 /// The class of a URL: the first matching rule, else `metadata`.
@@ -92,10 +89,7 @@ pub fn class_of(config: &Config, url: &str) -> RequestClass {
 
 /// Service and class for a URL, or `None` when it passes through untouched.
 pub fn route(config: &Config, url: &str) -> Option<Route> {
-    service_of(config, url).map(|service| Route {
-        service,
-        class: class_of(config, url),
-    })
+    service_of(config, url).map(|service| Route { service, class: class_of(config, url) })
 }
 
 #[cfg(test)]
@@ -110,10 +104,7 @@ mod tests {
     #[test]
     fn reference_url_shapes_route_to_the_right_service_and_class() {
         let plex = |class| Some(("plex".to_string(), class));
-        assert_eq!(
-            routed("/api/v1/proxy/plex/stream/123"),
-            plex(RequestClass::Video)
-        );
+        assert_eq!(routed("/api/v1/proxy/plex/stream/123"), plex(RequestClass::Video));
         assert_eq!(
             routed("http://127.0.0.1:8080/api/v1/proxy/plex/video/:/transcode/universal/start.mpd?path=x"),
             plex(RequestClass::Transcode)
@@ -122,18 +113,9 @@ mod tests {
             routed("/api/v1/proxy/plex/photo/:/transcode?width=240&height=135&minSize=1&upscale=1&url=/library/parts/7/indexes/sd/12000"),
             plex(RequestClass::Thumbnail)
         );
-        assert_eq!(
-            routed("/api/v1/display/plex/55"),
-            plex(RequestClass::Thumbnail)
-        );
-        assert_eq!(
-            routed("/api/v1/proxy/plex/identity"),
-            plex(RequestClass::Probe)
-        );
-        assert_eq!(
-            routed("/api/v1/play/abc"),
-            Some(("api".to_string(), RequestClass::Metadata))
-        );
+        assert_eq!(routed("/api/v1/display/plex/55"), plex(RequestClass::Thumbnail));
+        assert_eq!(routed("/api/v1/proxy/plex/identity"), plex(RequestClass::Probe));
+        assert_eq!(routed("/api/v1/play/abc"), Some(("api".to_string(), RequestClass::Metadata)));
         assert_eq!(routed("https://cdn.example/other.js"), None);
     }
 
@@ -166,10 +148,7 @@ mod tests {
         assert!(Outcome::NetworkError.is_retryable(&r));
         assert!(!Outcome::Offline.is_retryable(&r));
         assert!(!Outcome::Aborted.is_retryable(&r));
-        let no_timeouts = RetryConfig {
-            retry_timeouts: false,
-            ..RetryConfig::default()
-        };
+        let no_timeouts = RetryConfig { retry_timeouts: false, ..RetryConfig::default() };
         assert!(!Outcome::Timeout.is_retryable(&no_timeouts));
     }
 }

@@ -41,11 +41,7 @@ fn join(path: &str, field: &str) -> String {
 }
 
 fn fail(path: &str, field: &str, rule: String, value: impl fmt::Display) -> ConfigError {
-    ConfigError {
-        field: join(path, field),
-        rule,
-        value: value.to_string(),
-    }
+    ConfigError { field: join(path, field), rule, value: value.to_string() }
 }
 
 /// Checks `min <= value <= max`; NaN always fails.
@@ -59,12 +55,7 @@ fn range<T: PartialOrd + fmt::Display + Copy>(
     if value >= min && value <= max {
         Ok(())
     } else {
-        Err(fail(
-            path,
-            field,
-            format!("be between {min} and {max}"),
-            value,
-        ))
+        Err(fail(path, field, format!("be between {min} and {max}"), value))
     }
 }
 
@@ -115,10 +106,7 @@ impl Default for Config {
                     name: "plex".into(),
                     matches: vec!["/api/v1/proxy/plex/".into(), "/api/v1/display/plex/".into()],
                     probe_url: Some("/api/v1/proxy/plex/identity".into()),
-                    breaker: BreakerConfig {
-                        failure_threshold: 3,
-                        ..BreakerConfig::default()
-                    },
+                    breaker: BreakerConfig { failure_threshold: 3, ..BreakerConfig::default() },
                 },
                 ServiceConfig {
                     name: "api".into(),
@@ -128,22 +116,13 @@ impl Default for Config {
                 },
             ],
             classes: vec![
-                ClassRule {
-                    class: RequestClass::Probe,
-                    matches: vec!["/identity".into()],
-                },
-                ClassRule {
-                    class: RequestClass::Transcode,
-                    matches: vec!["/video/:/transcode/".into()],
-                },
+                ClassRule { class: RequestClass::Probe, matches: vec!["/identity".into()] },
+                ClassRule { class: RequestClass::Transcode, matches: vec!["/video/:/transcode/".into()] },
                 ClassRule {
                     class: RequestClass::Thumbnail,
                     matches: vec!["/photo/:/transcode".into(), "/api/v1/display/".into()],
                 },
-                ClassRule {
-                    class: RequestClass::Video,
-                    matches: vec!["/proxy/plex/stream/".into()],
-                },
+                ClassRule { class: RequestClass::Video, matches: vec!["/proxy/plex/stream/".into()] },
             ],
             secrets: vec!["X-Plex-Token".into()],
         }
@@ -157,16 +136,8 @@ impl Config {
         let config: Config = serde_path_to_error::deserialize(d).map_err(|e| {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
-            let rule = if message.starts_with("unknown field") {
-                "be a known field"
-            } else {
-                "be well-formed"
-            };
-            ConfigError {
-                field: if path == "." { "config".into() } else { path },
-                rule: rule.into(),
-                value: message,
-            }
+            let rule = if message.starts_with("unknown field") { "be a known field" } else { "be well-formed" };
+            ConfigError { field: if path == "." { "config".into() } else { path }, rule: rule.into(), value: message }
         })?;
         config.validate()?;
         Ok(config)
@@ -195,12 +166,7 @@ impl Config {
         }
         for (i, secret) in self.secrets.iter().enumerate() {
             if secret.trim().is_empty() {
-                return Err(fail(
-                    "",
-                    &format!("secrets[{i}]"),
-                    "be non-empty".into(),
-                    "\"\"",
-                ));
+                return Err(fail("", &format!("secrets[{i}]"), "be non-empty".into(), "\"\""));
             }
         }
         Ok(())
@@ -276,13 +242,7 @@ pub struct TimeoutConfig {
 
 impl Default for TimeoutConfig {
     fn default() -> Self {
-        Self {
-            metadata_ms: 10_000,
-            thumbnail_ms: 10_000,
-            video_ms: 30_000,
-            transcode_ms: 60_000,
-            slow_ms: 3_000,
-        }
+        Self { metadata_ms: 10_000, thumbnail_ms: 10_000, video_ms: 30_000, transcode_ms: 60_000, slow_ms: 3_000 }
     }
 }
 
@@ -362,22 +322,11 @@ impl RetryConfig {
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "maxAttempts", self.max_attempts, 1, 10)?;
         range(p, "initialDelayMs", self.initial_delay_ms, 0, 60_000)?;
-        range(
-            p,
-            "maxDelayMs",
-            self.max_delay_ms,
-            self.initial_delay_ms,
-            MAX_TIMEOUT_MS,
-        )?;
+        range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, MAX_TIMEOUT_MS)?;
         range(p, "factor", self.factor, 1.0, 10.0)?;
         for (i, m) in self.methods.iter().enumerate() {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(fail(
-                    p,
-                    &format!("methods[{i}]"),
-                    "be an upper-case HTTP method".into(),
-                    m,
-                ));
+                return Err(fail(p, &format!("methods[{i}]"), "be an upper-case HTTP method".into(), m));
             }
         }
         for (i, s) in self.statuses.iter().enumerate() {
@@ -403,11 +352,7 @@ pub struct BudgetConfig {
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self {
-            ratio: 0.2,
-            min_per_second: 0.5,
-            window_ms: 10_000,
-        }
+        Self { ratio: 0.2, min_per_second: 0.5, window_ms: 10_000 }
     }
 }
 
@@ -441,17 +386,9 @@ impl ServiceConfig {
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 32
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !name_ok {
-            return Err(fail(
-                p,
-                "name",
-                "be 1 to 32 of a-z, 0-9, - or _".into(),
-                format!("{:?}", self.name),
-            ));
+            return Err(fail(p, "name", "be 1 to 32 of a-z, 0-9, - or _".into(), format!("{:?}", self.name)));
         }
         patterns(p, &self.matches)?;
         if let Some(url) = &self.probe_url {
@@ -467,12 +404,7 @@ fn patterns(p: &str, matches: &[String]) -> Result<(), ConfigError> {
     range(p, "match.length", matches.len(), 1, 32)?;
     for (i, m) in matches.iter().enumerate() {
         if m.is_empty() {
-            return Err(fail(
-                p,
-                &format!("match[{i}]"),
-                "be a non-empty string".into(),
-                "\"\"",
-            ));
+            return Err(fail(p, &format!("match[{i}]"), "be a non-empty string".into(), "\"\""));
         }
     }
     Ok(())
@@ -591,13 +523,7 @@ impl Default for ProbeConfig {
 impl ProbeConfig {
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "initialDelayMs", self.initial_delay_ms, 100, 600_000)?;
-        range(
-            p,
-            "maxDelayMs",
-            self.max_delay_ms,
-            self.initial_delay_ms,
-            3_600_000,
-        )?;
+        range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, 3_600_000)?;
         range(p, "factor", self.factor, 1.0, 10.0)?;
         range(p, "timeoutMs", self.timeout_ms, 100, 120_000)?;
         range(p, "successThreshold", self.success_threshold, 1, 20)
@@ -605,15 +531,7 @@ impl ProbeConfig {
 }
 
 /// The stable keys of the notice catalogue, in the order a problem unfolds.
-pub const NOTICE_KEYS: [&str; 7] = [
-    "slow",
-    "retrying",
-    "unavailable",
-    "fallback",
-    "restored",
-    "offline",
-    "online",
-];
+pub const NOTICE_KEYS: [&str; 7] = ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online"];
 
 /// User notices (guardrails §4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -629,11 +547,7 @@ pub struct NoticeConfig {
 
 impl Default for NoticeConfig {
     fn default() -> Self {
-        Self {
-            duration_ms: 5_000,
-            min_interval_ms: 30_000,
-            messages: BTreeMap::new(),
-        }
+        Self { duration_ms: 5_000, min_interval_ms: 30_000, messages: BTreeMap::new() }
     }
 }
 
@@ -644,12 +558,7 @@ impl NoticeConfig {
         for (key, text) in &self.messages {
             let field = format!("messages.{key}");
             if !NOTICE_KEYS.contains(&key.as_str()) {
-                return Err(fail(
-                    p,
-                    &field,
-                    format!("be one of {}", NOTICE_KEYS.join(", ")),
-                    "an unknown key",
-                ));
+                return Err(fail(p, &field, format!("be one of {}", NOTICE_KEYS.join(", ")), "an unknown key"));
             }
             range(p, &format!("{field}.length"), text.chars().count(), 1, 200)?;
         }
@@ -683,12 +592,7 @@ pub struct PlaybackConfig {
 
 impl Default for PlaybackConfig {
     fn default() -> Self {
-        Self {
-            stall_ms: 1_200,
-            resume: ResumeAt::Session,
-            thumbnail_step_ms: 10_000,
-            source_retries: 2,
-        }
+        Self { stall_ms: 1_200, resume: ResumeAt::Session, thumbnail_step_ms: 10_000, source_retries: 2 }
     }
 }
 
@@ -714,11 +618,7 @@ pub struct PersistenceConfig {
 
 impl Default for PersistenceConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            key: "player-resilience".into(),
-            max_age_ms: 3_600_000,
-        }
+        Self { enabled: true, key: "player-resilience".into(), max_age_ms: 3_600_000 }
     }
 }
 
@@ -749,10 +649,7 @@ mod tests {
         assert_eq!(c.timeout_for(RequestClass::Transcode), 60_000);
         assert_eq!(c.timeout_for(RequestClass::Probe), 5_000);
         assert_eq!(c.retry.max_attempts, 3);
-        assert_eq!(
-            c.services.first().map(|s| s.breaker.failure_threshold),
-            Some(3)
-        );
+        assert_eq!(c.services.first().map(|s| s.breaker.failure_threshold), Some(3));
     }
 
     #[test]
@@ -771,20 +668,15 @@ mod tests {
     #[test]
     fn range_error_names_field_rule_and_value() {
         let e = parse(r#"{"retry":{"maxAttempts":0}}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "retry.maxAttempts must be between 1 and 10, got 0"
-        );
+        assert_eq!(e.to_string(), "retry.maxAttempts must be between 1 and 10, got 0");
         assert_eq!(e.field, "retry.maxAttempts");
     }
 
     #[test]
     fn nested_service_errors_carry_the_index() {
-        let e = parse(r#"{"services":[{"name":"a","match":["/a"],"breaker":{"openMs":5}}]}"#)
-            .unwrap_err();
+        let e = parse(r#"{"services":[{"name":"a","match":["/a"],"breaker":{"openMs":5}}]}"#).unwrap_err();
         assert_eq!(e.field, "services[0].breaker.openMs");
-        let e = parse(r#"{"services":[{"name":"a","match":["/a"]},{"name":"a","match":["/b"]}]}"#)
-            .unwrap_err();
+        let e = parse(r#"{"services":[{"name":"a","match":["/a"]},{"name":"a","match":["/b"]}]}"#).unwrap_err();
         assert_eq!(e.to_string(), "services[1].name must be unique, got a");
     }
 
@@ -810,10 +702,7 @@ mod tests {
         c.retry.factor = f64::NAN;
         assert_eq!(c.validate().unwrap_err().field, "retry.factor");
         let e = parse(r#"{"retry":{"initialDelayMs":5000,"maxDelayMs":1000}}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "retry.maxDelayMs must be between 5000 and 600000, got 1000"
-        );
+        assert_eq!(e.to_string(), "retry.maxDelayMs must be between 5000 and 600000, got 1000");
         let e = parse(r#"{"notices":{"messages":{"bogus":"x"}}}"#).unwrap_err();
         assert_eq!(e.field, "notices.messages.bogus");
     }

@@ -17,9 +17,7 @@ use super::config::RequestClass;
 use super::Millis;
 
 /// Upper bounds (inclusive, ms) of the latency buckets; one more bucket holds the rest.
-pub const LATENCY_BUCKETS_MS: [Millis; 10] = [
-    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
-];
+pub const LATENCY_BUCKETS_MS: [Millis; 10] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000];
 
 /// Number of histogram counts: one per bound plus the overflow bucket.
 pub const LATENCY_COUNTS: usize = LATENCY_BUCKETS_MS.len() + 1;
@@ -45,10 +43,7 @@ const fn state_index(state: BreakerState) -> usize {
 
 /// The bucket a latency falls in: the first bound it does not exceed, else overflow.
 fn bucket_of(latency_ms: Millis) -> usize {
-    LATENCY_BUCKETS_MS
-        .iter()
-        .position(|&bound| latency_ms <= bound)
-        .unwrap_or(LATENCY_BUCKETS_MS.len())
+    LATENCY_BUCKETS_MS.iter().position(|&bound| latency_ms <= bound).unwrap_or(LATENCY_BUCKETS_MS.len())
 }
 
 fn bump(counter: &mut u64) {
@@ -100,10 +95,7 @@ impl ClassMetrics {
             failures: 0,
             not_counted: 0,
             timeouts: 0,
-            latency: LatencyHistogram {
-                buckets_ms: LATENCY_BUCKETS_MS,
-                counts: [0; LATENCY_COUNTS],
-            },
+            latency: LatencyHistogram { buckets_ms: LATENCY_BUCKETS_MS, counts: [0; LATENCY_COUNTS] },
         }
     }
 }
@@ -164,21 +156,14 @@ impl ServiceRow {
             *current = current.saturating_add(now.saturating_sub(self.since));
         }
         let [closed, open, half_open, isolated] = t;
-        TimeInState {
-            closed,
-            open,
-            half_open,
-            isolated,
-        }
+        TimeInState { closed, open, half_open, isolated }
     }
 
     fn error_rate(&self) -> f64 {
-        let (ok, bad) = self.classes.iter().fold((0u64, 0u64), |(ok, bad), c| {
-            (
-                ok.saturating_add(c.successes),
-                bad.saturating_add(c.failures),
-            )
-        });
+        let (ok, bad) = self
+            .classes
+            .iter()
+            .fold((0u64, 0u64), |(ok, bad), c| (ok.saturating_add(c.successes), bad.saturating_add(c.failures)));
         let total = ok as f64 + bad as f64;
         if total > 0.0 {
             bad as f64 / total
@@ -212,10 +197,7 @@ impl Metrics {
     }
 
     fn class(&mut self, service: usize, class: RequestClass) -> Option<&mut ClassMetrics> {
-        self.services
-            .get_mut(service)?
-            .classes
-            .get_mut(class_index(class))
+        self.services.get_mut(service)?.classes.get_mut(class_index(class))
     }
 
     /// Counts a first attempt.
@@ -285,9 +267,7 @@ impl Metrics {
     /// Unhealthy / (healthy + unhealthy) results over all classes; 0.0 with no
     /// results or an unknown service.
     pub fn error_rate(&self, service: usize) -> f64 {
-        self.services
-            .get(service)
-            .map_or(0.0, ServiceRow::error_rate)
+        self.services.get(service).map_or(0.0, ServiceRow::error_rate)
     }
 
     /// A plain-data copy, with the current states' time counted up to `now`.
@@ -320,14 +300,7 @@ mod tests {
     }
 
     fn class_of(s: &MetricsSnapshot, service: usize, class: RequestClass) -> ClassMetrics {
-        s.services
-            .get(service)
-            .unwrap()
-            .classes
-            .iter()
-            .find(|c| c.class == class)
-            .unwrap()
-            .clone()
+        s.services.get(service).unwrap().classes.iter().find(|c| c.class == class).unwrap().clone()
     }
 
     #[test]
@@ -340,13 +313,7 @@ mod tests {
         m.on_rejected(PLEX, RequestClass::Metadata);
         // and results: a success, a timeout, an abort,
         m.on_result(PLEX, RequestClass::Metadata, Verdict::Healthy, false, 120);
-        m.on_result(
-            PLEX,
-            RequestClass::Metadata,
-            Verdict::Unhealthy,
-            true,
-            10_000,
-        );
+        m.on_result(PLEX, RequestClass::Metadata, Verdict::Unhealthy, true, 10_000);
         m.on_result(PLEX, RequestClass::Metadata, Verdict::NotCounted, false, 3);
         m.on_request(API, RequestClass::Video);
         // when a snapshot is taken,
@@ -354,10 +321,7 @@ mod tests {
         // then each counter holds what was recorded,
         let c = class_of(&s, PLEX, RequestClass::Metadata);
         assert_eq!((c.requests, c.retries, c.rejected), (2, 1, 1));
-        assert_eq!(
-            (c.successes, c.failures, c.not_counted, c.timeouts),
-            (1, 1, 1, 1)
-        );
+        assert_eq!((c.successes, c.failures, c.not_counted, c.timeouts), (1, 1, 1, 1));
         // the abort's latency is left out of the histogram,
         assert_eq!(c.latency.counts.iter().sum::<u64>(), 2);
         // and other rows are untouched.
@@ -404,15 +368,7 @@ mod tests {
         let s = m.snapshot(50_000);
         let plex = s.services.first().unwrap();
         assert_eq!(plex.state, BreakerState::Closed);
-        assert_eq!(
-            plex.time_in_state_ms,
-            TimeInState {
-                closed: 18_000,
-                open: 30_000,
-                half_open: 1_000,
-                isolated: 0
-            }
-        );
+        assert_eq!(plex.time_in_state_ms, TimeInState { closed: 18_000, open: 30_000, half_open: 1_000, isolated: 0 });
         // And the other service has been closed all along.
         assert_eq!(s.services.get(API).unwrap().time_in_state_ms.closed, 49_000);
     }
@@ -422,29 +378,10 @@ mod tests {
         let mut m = metrics(10_000);
         m.on_state(PLEX, BreakerState::Open, 5_000);
         let s = m.snapshot(1_000);
-        assert_eq!(
-            s.services.first().unwrap().time_in_state_ms,
-            TimeInState::default()
-        );
+        assert_eq!(s.services.first().unwrap().time_in_state_ms, TimeInState::default());
         m.on_state(PLEX, BreakerState::Isolated, 7_000);
-        assert_eq!(
-            m.snapshot(9_000)
-                .services
-                .first()
-                .unwrap()
-                .time_in_state_ms
-                .isolated,
-            2_000
-        );
-        assert_eq!(
-            m.snapshot(9_000)
-                .services
-                .first()
-                .unwrap()
-                .time_in_state_ms
-                .open,
-            2_000
-        );
+        assert_eq!(m.snapshot(9_000).services.first().unwrap().time_in_state_ms.isolated, 2_000);
+        assert_eq!(m.snapshot(9_000).services.first().unwrap().time_in_state_ms.open, 2_000);
     }
 
     #[test]
@@ -455,21 +392,12 @@ mod tests {
         let small = serde_json::to_string(&m.snapshot(0)).unwrap().len();
         for i in 0..100_000u64 {
             m.on_request(PLEX, RequestClass::Video);
-            m.on_result(
-                PLEX,
-                RequestClass::Video,
-                Verdict::Healthy,
-                false,
-                i % 70_000,
-            );
+            m.on_result(PLEX, RequestClass::Video, Verdict::Healthy, false, i % 70_000);
         }
         let s = m.snapshot(0);
         // then both list the same rows, and only the digits of the counts grew.
         assert_eq!(s.services.len(), 2);
-        assert!(s
-            .services
-            .iter()
-            .all(|svc| svc.classes.len() == RequestClass::ALL.len()));
+        assert!(s.services.iter().all(|svc| svc.classes.len() == RequestClass::ALL.len()));
         let big = serde_json::to_string(&s).unwrap().len();
         assert!(big < small + 100, "{small} -> {big}");
     }
@@ -499,11 +427,7 @@ mod tests {
         assert_eq!(m.error_rate(2), 0.0);
         let s = m.snapshot(10);
         assert_eq!(s.services.len(), 2);
-        assert!(s
-            .services
-            .iter()
-            .flat_map(|svc| &svc.classes)
-            .all(|c| c.requests == 0 && c.failures == 0));
+        assert!(s.services.iter().flat_map(|svc| &svc.classes).all(|c| c.requests == 0 && c.failures == 0));
         assert!(Metrics::new(&[], 0).snapshot(0).services.is_empty());
     }
 

@@ -18,15 +18,7 @@
 //! | secret redaction | [`redact`] |
 //! | seeded jitter | [`rng`] |
 //! | the engine that drives them all | [`resilience`] |
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod backoff;
 pub mod breaker;

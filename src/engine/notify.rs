@@ -82,12 +82,8 @@ impl NoticeKind {
     /// How serious the notice is.
     pub const fn severity(self) -> Severity {
         match self {
-            NoticeKind::Slow | NoticeKind::Retrying | NoticeKind::Restored | NoticeKind::Online => {
-                Severity::Info
-            }
-            NoticeKind::Unavailable | NoticeKind::Fallback | NoticeKind::Offline => {
-                Severity::Warning
-            }
+            NoticeKind::Slow | NoticeKind::Retrying | NoticeKind::Restored | NoticeKind::Online => Severity::Info,
+            NoticeKind::Unavailable | NoticeKind::Fallback | NoticeKind::Offline => Severity::Warning,
         }
     }
 
@@ -220,13 +216,8 @@ fn cut(name: &str) -> &str {
 impl Notifier {
     /// A notifier with the config's durations and text overrides.
     pub fn new(config: &NoticeConfig) -> Self {
-        let texts = NoticeKind::ALL.map(|kind| {
-            config
-                .messages
-                .get(kind.key())
-                .cloned()
-                .unwrap_or_else(|| kind.default_text().to_owned())
-        });
+        let texts = NoticeKind::ALL
+            .map(|kind| config.messages.get(kind.key()).cloned().unwrap_or_else(|| kind.default_text().to_owned()));
         Self {
             texts,
             duration_ms: config.duration_ms,
@@ -242,11 +233,7 @@ impl Notifier {
             kind,
             key: kind.key(),
             severity: kind.severity(),
-            text: self
-                .texts
-                .get(kind.index())
-                .cloned()
-                .unwrap_or_else(|| kind.default_text().to_owned()),
+            text: self.texts.get(kind.index()).cloned().unwrap_or_else(|| kind.default_text().to_owned()),
             duration_ms: self.duration_ms,
             service: service.map(str::to_owned),
         }
@@ -299,9 +286,7 @@ impl Notifier {
                     return None;
                 }
                 slot.stage = stage;
-                let flapping = slot
-                    .restored_at
-                    .is_some_and(|at| now.saturating_sub(at) < min_interval);
+                let flapping = slot.restored_at.is_some_and(|at| now.saturating_sub(at) < min_interval);
                 if flapping && stage <= 2 {
                     return None;
                 }
@@ -350,9 +335,7 @@ mod tests {
     fn twenty_slow_requests_make_one_notice() {
         // Given a notifier, when twenty requests pass their soft deadline,
         let mut n = notifier();
-        let shown: Vec<Notice> = (0..20)
-            .filter_map(|i| n.signal(i * 100, PLEX, Signal::Slow))
-            .collect();
+        let shown: Vec<Notice> = (0..20).filter_map(|i| n.signal(i * 100, PLEX, Signal::Slow)).collect();
         // then one notice is shown, with the default text, severity and duration.
         assert_eq!(shown.len(), 1);
         let first = shown.first().unwrap();
@@ -368,14 +351,8 @@ mod tests {
     fn the_outage_unfolds_in_escalating_stages_then_restores() {
         let mut n = notifier();
         // Given the story: slow, retrying, unavailable, fallback, each shown once,
-        assert_eq!(
-            kind(n.signal(0, PLEX, Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
-        assert_eq!(
-            kind(n.signal(1_000, PLEX, Signal::Retrying)),
-            Some(NoticeKind::Retrying)
-        );
+        assert_eq!(kind(n.signal(0, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(1_000, PLEX, Signal::Retrying)), Some(NoticeKind::Retrying));
         assert_eq!(kind(n.signal(2_000, PLEX, Signal::Retrying)), None);
         let unavailable = n.signal(5_000, PLEX, Signal::Unavailable).unwrap();
         assert_eq!(unavailable.severity, Severity::Warning);
@@ -399,10 +376,7 @@ mod tests {
         // when it recovers, then nothing is shown.
         assert_eq!(kind(n.signal(500, PLEX, Signal::Recovered)), None);
         // And a real episode afterwards is still shown.
-        assert_eq!(
-            kind(n.signal(1_000, PLEX, Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
+        assert_eq!(kind(n.signal(1_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
     }
 
     #[test]
@@ -410,10 +384,7 @@ mod tests {
         let mut n = notifier();
         // Given an episode that was shown and restored at t = 10 s,
         n.signal(0, PLEX, Signal::Slow);
-        assert_eq!(
-            kind(n.signal(10_000, PLEX, Signal::Recovered)),
-            Some(NoticeKind::Restored)
-        );
+        assert_eq!(kind(n.signal(10_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
         // when the server is slow again 5 s later, then nothing is shown,
         assert_eq!(kind(n.signal(15_000, PLEX, Signal::Slow)), None);
         assert_eq!(kind(n.signal(16_000, PLEX, Signal::Retrying)), None);
@@ -421,21 +392,12 @@ mod tests {
         assert_eq!(kind(n.signal(17_000, PLEX, Signal::Recovered)), None);
         // but a real outage inside the interval is still shown, and its recovery.
         n.signal(18_000, PLEX, Signal::Slow);
-        assert_eq!(
-            kind(n.signal(19_000, PLEX, Signal::Unavailable)),
-            Some(NoticeKind::Unavailable)
-        );
-        assert_eq!(
-            kind(n.signal(25_000, PLEX, Signal::Recovered)),
-            Some(NoticeKind::Restored)
-        );
+        assert_eq!(kind(n.signal(19_000, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
+        assert_eq!(kind(n.signal(25_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
         // When the interval has passed since the last restore, slow is shown again.
         assert_eq!(kind(n.signal(25_000 + 29_999, PLEX, Signal::Slow)), None);
         n.signal(60_000, PLEX, Signal::Recovered);
-        assert_eq!(
-            kind(n.signal(60_000, PLEX, Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
+        assert_eq!(kind(n.signal(60_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
     }
 
     #[test]
@@ -455,10 +417,7 @@ mod tests {
         let api = n.signal(0, Some("api"), Signal::Slow).unwrap();
         assert_eq!(api.service.as_deref(), Some("api"));
         // And signals without a service have their own slot.
-        assert_eq!(
-            kind(n.signal(0, None, Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
+        assert_eq!(kind(n.signal(0, None, Signal::Slow)), Some(NoticeKind::Slow));
         assert_eq!(kind(n.signal(0, None, Signal::Slow)), None);
     }
 
@@ -473,34 +432,23 @@ mod tests {
         assert_eq!(off.service, None);
         assert_eq!(kind(n.signal(2_000, None, Signal::Offline)), None);
         // Then back online is shown once.
-        assert_eq!(
-            kind(n.signal(3_000, None, Signal::Online)),
-            Some(NoticeKind::Online)
-        );
+        assert_eq!(kind(n.signal(3_000, None, Signal::Online)), Some(NoticeKind::Online));
         assert_eq!(kind(n.signal(4_000, None, Signal::Online)), None);
         // Offline does not touch the services' stages.
-        assert_eq!(
-            kind(n.signal(5_000, PLEX, Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
+        assert_eq!(kind(n.signal(5_000, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
     }
 
     #[test]
     fn texts_can_be_overridden_by_key() {
         let mut config = NoticeConfig::default();
-        config
-            .messages
-            .insert("restored".into(), "Das Video ist zurück.".into());
+        config.messages.insert("restored".into(), "Das Video ist zurück.".into());
         config.duration_ms = 8_000;
         let mut n = Notifier::new(&config);
         n.signal(0, PLEX, Signal::Unavailable);
         let restored = n.signal(1_000, PLEX, Signal::Recovered).unwrap();
         assert_eq!(restored.text, "Das Video ist zurück.");
         assert_eq!(restored.duration_ms, 8_000);
-        assert_eq!(
-            n.signal(2_000, PLEX, Signal::Fallback).unwrap().text,
-            "Video paused — your workout continues."
-        );
+        assert_eq!(n.signal(2_000, PLEX, Signal::Fallback).unwrap().text, "Video paused — your workout continues.");
     }
 
     #[test]
@@ -515,10 +463,7 @@ mod tests {
         assert_eq!(n.services.len(), MAX_SERVICES);
         // when one slot goes idle, then the newcomer takes it over.
         n.signal(0, Some("s3"), Signal::Recovered);
-        assert_eq!(
-            kind(n.signal(0, Some("late"), Signal::Slow)),
-            Some(NoticeKind::Slow)
-        );
+        assert_eq!(kind(n.signal(0, Some("late"), Signal::Slow)), Some(NoticeKind::Slow));
         assert_eq!(n.services.len(), MAX_SERVICES);
     }
 

@@ -226,10 +226,7 @@ impl Playback {
             self.reloads = self.reloads.saturating_add(1);
             self.health = VideoHealth::Stalled;
             self.rewatch(now);
-            return Some(PlaybackAction::ReloadSource {
-                attempt: self.reloads,
-                seek_to_s: self.stopped_at_s,
-            });
+            return Some(PlaybackAction::ReloadSource { attempt: self.reloads, seek_to_s: self.stopped_at_s });
         }
         self.health = VideoHealth::Fallback;
         Some(PlaybackAction::EnterFallback)
@@ -260,10 +257,7 @@ impl Playback {
         self.playing = self.was_playing;
         self.last = None;
         self.rewatch(now);
-        Some(PlaybackAction::Resume {
-            at_s,
-            play: self.was_playing,
-        })
+        Some(PlaybackAction::Resume { at_s, play: self.was_playing })
     }
 
     /// The element fired `playing`: a stalled or resuming video is healthy again.
@@ -305,19 +299,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn playing(t: f64) -> VideoSample {
-        VideoSample {
-            current_time_s: t,
-            paused: false,
-            ended: false,
-            seeking: false,
-        }
+        VideoSample { current_time_s: t, paused: false, ended: false, seeking: false }
     }
 
     fn paused(t: f64) -> VideoSample {
-        VideoSample {
-            paused: true,
-            ..playing(t)
-        }
+        VideoSample { paused: true, ..playing(t) }
     }
 
     /// A session that has played smoothly from 0 to 10 s (samples every 250 ms),
@@ -325,10 +311,7 @@ mod tests {
     fn played_ten_seconds(config: &PlaybackConfig) -> Playback {
         let mut p = Playback::new(config);
         for i in 0..=40u32 {
-            assert_eq!(
-                p.sample(u64::from(i) * 250, playing(f64::from(i) * 0.25)),
-                None
-            );
+            assert_eq!(p.sample(u64::from(i) * 250, playing(f64::from(i) * 0.25)), None);
         }
         assert_eq!(p.stopped_at_s(), 10.0);
         p
@@ -336,16 +319,8 @@ mod tests {
 
     /// Samples `t` every 250 ms from `from` to `to` inclusive; returns the actions with
     /// their clock.
-    fn hold(
-        p: &mut Playback,
-        from: Millis,
-        to: Millis,
-        s: VideoSample,
-    ) -> Vec<(Millis, PlaybackAction)> {
-        (from..=to)
-            .step_by(250)
-            .filter_map(|now| p.sample(now, s).map(|a| (now, a)))
-            .collect()
+    fn hold(p: &mut Playback, from: Millis, to: Millis, s: VideoSample) -> Vec<(Millis, PlaybackAction)> {
+        (from..=to).step_by(250).filter_map(|now| p.sample(now, s).map(|a| (now, a))).collect()
     }
 
     #[test]
@@ -357,18 +332,12 @@ mod tests {
         assert_eq!(p.sample(11_199, playing(10.0)), None);
         assert_eq!(p.health(), VideoHealth::Healthy);
         // then Stalled is returned once, 1.2 s after the last progress.
-        assert_eq!(
-            p.sample(11_200, playing(10.0)),
-            Some(PlaybackAction::Stalled)
-        );
+        assert_eq!(p.sample(11_200, playing(10.0)), Some(PlaybackAction::Stalled));
         assert!(hold(&mut p, 11_250, 15_000, playing(10.0)).is_empty());
         assert_eq!(p.health(), VideoHealth::Stalled);
         assert_eq!(p.stopped_at_s(), 10.0);
         // When it advances again, then it has recovered.
-        assert_eq!(
-            p.sample(15_250, playing(10.25)),
-            Some(PlaybackAction::Recovered)
-        );
+        assert_eq!(p.sample(15_250, playing(10.25)), Some(PlaybackAction::Recovered));
         assert_eq!(p.health(), VideoHealth::Healthy);
     }
 
@@ -389,19 +358,13 @@ mod tests {
         assert!(hold(&mut p, 10_250, 70_000, paused(10.0)).is_empty());
         // and after play, the stall watch starts afresh from the play.
         assert!(hold(&mut p, 70_250, 71_000, playing(10.0)).is_empty());
-        assert_eq!(
-            p.sample(71_200, playing(10.0)),
-            Some(PlaybackAction::Stalled)
-        );
+        assert_eq!(p.sample(71_200, playing(10.0)), Some(PlaybackAction::Stalled));
     }
 
     #[test]
     fn an_ended_video_is_not_a_stall() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
-        let ended = VideoSample {
-            ended: true,
-            ..playing(10.0)
-        };
+        let ended = VideoSample { ended: true, ..playing(10.0) };
         assert!(hold(&mut p, 10_250, 30_000, ended).is_empty());
         assert_eq!(p.health(), VideoHealth::Healthy);
     }
@@ -410,10 +373,7 @@ mod tests {
     fn a_seek_is_not_a_stall() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         // Given the user seeks to 100 s: the element reports seeking for a second,
-        let seeking = VideoSample {
-            seeking: true,
-            ..playing(100.0)
-        };
+        let seeking = VideoSample { seeking: true, ..playing(100.0) };
         assert!(hold(&mut p, 10_250, 11_500, seeking).is_empty());
         // then holds still at 100 s (buffering after the seek) for just under 1.2 s,
         assert!(hold(&mut p, 11_750, 12_500, playing(100.0)).is_empty());
@@ -435,30 +395,12 @@ mod tests {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         hold(&mut p, 10_250, 11_250, playing(10.0));
         // when the web layer confirms the stall, then the source is reloaded at 10 s,
-        assert_eq!(
-            p.on_network_error(11_300),
-            Some(PlaybackAction::ReloadSource {
-                attempt: 1,
-                seek_to_s: 10.0
-            })
-        );
+        assert_eq!(p.on_network_error(11_300), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
         // and a reload that does not help is reported again after stall_ms;
-        assert_eq!(
-            hold(&mut p, 11_500, 13_000, playing(10.0)),
-            vec![(12_500, PlaybackAction::Stalled)]
-        );
-        assert_eq!(
-            p.on_network_error(12_600),
-            Some(PlaybackAction::ReloadSource {
-                attempt: 2,
-                seek_to_s: 10.0
-            })
-        );
+        assert_eq!(hold(&mut p, 11_500, 13_000, playing(10.0)), vec![(12_500, PlaybackAction::Stalled)]);
+        assert_eq!(p.on_network_error(12_600), Some(PlaybackAction::ReloadSource { attempt: 2, seek_to_s: 10.0 }));
         // when the reloads are used up, then the session falls back, once.
-        assert_eq!(
-            p.on_network_error(14_000),
-            Some(PlaybackAction::EnterFallback)
-        );
+        assert_eq!(p.on_network_error(14_000), Some(PlaybackAction::EnterFallback));
         assert_eq!(p.health(), VideoHealth::Fallback);
         assert_eq!(p.on_network_error(15_000), None);
         assert_eq!(p.on_breaker_open(15_000), None);
@@ -469,35 +411,17 @@ mod tests {
     #[test]
     fn playing_after_a_reload_recovers_and_resets_the_reloads() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
-        assert_eq!(
-            p.on_network_error(10_100),
-            Some(PlaybackAction::ReloadSource {
-                attempt: 1,
-                seek_to_s: 10.0
-            })
-        );
+        assert_eq!(p.on_network_error(10_100), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
         assert_eq!(p.on_playing(10_900), Some(PlaybackAction::Recovered));
         assert_eq!(p.health(), VideoHealth::Healthy);
-        assert_eq!(
-            p.on_network_error(20_000),
-            Some(PlaybackAction::ReloadSource {
-                attempt: 1,
-                seek_to_s: 10.0
-            })
-        );
+        assert_eq!(p.on_network_error(20_000), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
     }
 
     #[test]
     fn no_source_retries_means_straight_to_fallback() {
-        let config = PlaybackConfig {
-            source_retries: 0,
-            ..PlaybackConfig::default()
-        };
+        let config = PlaybackConfig { source_retries: 0, ..PlaybackConfig::default() };
         let mut p = played_ten_seconds(&config);
-        assert_eq!(
-            p.on_network_error(10_100),
-            Some(PlaybackAction::EnterFallback)
-        );
+        assert_eq!(p.on_network_error(10_100), Some(PlaybackAction::EnterFallback));
     }
 
     #[test]
@@ -505,19 +429,10 @@ mod tests {
         // Given a video playing at 10 s,
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         // when the breaker opens, then the session falls back at once,
-        assert_eq!(
-            p.on_breaker_open(10_100),
-            Some(PlaybackAction::EnterFallback)
-        );
+        assert_eq!(p.on_breaker_open(10_100), Some(PlaybackAction::EnterFallback));
         assert_eq!(p.health(), VideoHealth::Fallback);
         // and when it closes 60 s later, the video resumes where the workout is, playing;
-        assert_eq!(
-            p.on_breaker_closed(70_100, 70.0),
-            Some(PlaybackAction::Resume {
-                at_s: 70.0,
-                play: true
-            })
-        );
+        assert_eq!(p.on_breaker_closed(70_100, 70.0), Some(PlaybackAction::Resume { at_s: 70.0, play: true }));
         assert_eq!(p.health(), VideoHealth::Resuming);
         assert_eq!(p.on_breaker_closed(70_200, 70.1), None);
         // then `playing` makes it healthy.
@@ -528,19 +443,10 @@ mod tests {
 
     #[test]
     fn resume_at_the_stopped_position_when_configured() {
-        let config = PlaybackConfig {
-            resume: ResumeAt::Stopped,
-            ..PlaybackConfig::default()
-        };
+        let config = PlaybackConfig { resume: ResumeAt::Stopped, ..PlaybackConfig::default() };
         let mut p = played_ten_seconds(&config);
         p.on_breaker_open(10_100);
-        assert_eq!(
-            p.on_breaker_closed(70_100, 70.0),
-            Some(PlaybackAction::Resume {
-                at_s: 10.0,
-                play: true
-            })
-        );
+        assert_eq!(p.on_breaker_closed(70_100, 70.0), Some(PlaybackAction::Resume { at_s: 10.0, play: true }));
     }
 
     #[test]
@@ -548,13 +454,7 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -5.0] {
             let mut p = played_ten_seconds(&PlaybackConfig::default());
             p.on_breaker_open(10_100);
-            assert_eq!(
-                p.on_breaker_closed(70_100, bad),
-                Some(PlaybackAction::Resume {
-                    at_s: 10.0,
-                    play: true
-                })
-            );
+            assert_eq!(p.on_breaker_closed(70_100, bad), Some(PlaybackAction::Resume { at_s: 10.0, play: true }));
         }
     }
 
@@ -564,18 +464,9 @@ mod tests {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         p.sample(10_250, paused(10.0));
         // when the server goes down and comes back,
-        assert_eq!(
-            p.on_breaker_open(20_000),
-            Some(PlaybackAction::EnterFallback)
-        );
+        assert_eq!(p.on_breaker_open(20_000), Some(PlaybackAction::EnterFallback));
         // then the video is restored but not played.
-        assert_eq!(
-            p.on_breaker_closed(80_000, 80.0),
-            Some(PlaybackAction::Resume {
-                at_s: 80.0,
-                play: false
-            })
-        );
+        assert_eq!(p.on_breaker_closed(80_000, 80.0), Some(PlaybackAction::Resume { at_s: 80.0, play: false }));
     }
 
     #[test]
@@ -583,19 +474,10 @@ mod tests {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         hold(&mut p, 10_250, 11_250, playing(10.0));
         assert_eq!(p.health(), VideoHealth::Stalled);
-        assert_eq!(
-            p.on_breaker_closed(12_000, 12.0),
-            Some(PlaybackAction::Resume {
-                at_s: 12.0,
-                play: true
-            })
-        );
+        assert_eq!(p.on_breaker_closed(12_000, 12.0), Some(PlaybackAction::Resume { at_s: 12.0, play: true }));
         // And progress after the resume's seek means recovered.
         assert_eq!(p.sample(12_250, playing(12.0)), None);
-        assert_eq!(
-            p.sample(12_500, playing(12.25)),
-            Some(PlaybackAction::Recovered)
-        );
+        assert_eq!(p.sample(12_500, playing(12.25)), Some(PlaybackAction::Recovered));
     }
 
     #[test]
@@ -634,10 +516,7 @@ mod tests {
         let huge = p.thumbnail_offset_ms(f64::INFINITY);
         assert_eq!(huge, u64::MAX / 10_000 * 10_000);
         assert_eq!(p.thumbnail_offset_ms(1e300), huge);
-        let fine = Playback::new(&PlaybackConfig {
-            thumbnail_step_ms: 2_500,
-            ..PlaybackConfig::default()
-        });
+        let fine = Playback::new(&PlaybackConfig { thumbnail_step_ms: 2_500, ..PlaybackConfig::default() });
         assert_eq!(fine.thumbnail_offset_ms(7.6), 7_500);
     }
 
@@ -651,13 +530,7 @@ mod tests {
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            0.0..1_000.0f64,
-            any::<f64>(),
-            Just(f64::NAN),
-            Just(f64::INFINITY),
-            Just(-1.0),
-        ]
+        prop_oneof![0.0..1_000.0f64, any::<f64>(), Just(f64::NAN), Just(f64::INFINITY), Just(-1.0),]
     }
 
     fn any_op() -> impl Strategy<Value = Op> {

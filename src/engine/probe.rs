@@ -142,16 +142,10 @@ impl ProbeSchedule {
                 return ProbeProgress::Healthy;
             }
             self.schedule(now, self.success_delay_ms);
-            ProbeProgress::Succeeded {
-                streak: self.streak,
-            }
+            ProbeProgress::Succeeded { streak: self.streak }
         } else {
             self.streak = 0;
-            let delay = self
-                .backoff
-                .as_mut()
-                .and_then(Iterator::next)
-                .unwrap_or(self.policy.max_ms);
+            let delay = self.backoff.as_mut().and_then(Iterator::next).unwrap_or(self.policy.max_ms);
             self.schedule(now, delay);
             ProbeProgress::Failed
         }
@@ -227,10 +221,7 @@ mod tests {
         for base in [5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000] {
             let due = s.next_due().unwrap();
             let gap = due - last;
-            assert!(
-                (base / 2..=base).contains(&gap),
-                "gap {gap} for base {base}"
-            );
+            assert!((base / 2..=base).contains(&gap), "gap {gap} for base {base}");
             gaps.push(gap);
             let (at, progress) = probe_at_due(&mut s, false);
             assert_eq!(progress, ProbeProgress::Failed);
@@ -261,36 +252,20 @@ mod tests {
     #[test]
     fn a_failure_resets_the_streak_and_a_success_keeps_the_backoff_position() {
         // Given no jitter, so gaps are exact
-        let mut s = ProbeSchedule::new(&ProbeConfig {
-            jitter: false,
-            success_threshold: 3,
-            ..ProbeConfig::default()
-        });
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, success_threshold: 3, ..ProbeConfig::default() });
         s.start(0, Rng::new(1), None);
         assert_eq!(probe_at_due(&mut s, false), (5_000, ProbeProgress::Failed)); // next in 10 s
-        assert_eq!(
-            probe_at_due(&mut s, true),
-            (15_000, ProbeProgress::Succeeded { streak: 1 })
-        );
-        assert_eq!(
-            probe_at_due(&mut s, true),
-            (20_000, ProbeProgress::Succeeded { streak: 2 })
-        );
+        assert_eq!(probe_at_due(&mut s, true), (15_000, ProbeProgress::Succeeded { streak: 1 }));
+        assert_eq!(probe_at_due(&mut s, true), (20_000, ProbeProgress::Succeeded { streak: 2 }));
         // When one fails, then the next gap is the next backoff step (20 s), not 5 s again
         assert_eq!(probe_at_due(&mut s, false), (25_000, ProbeProgress::Failed));
-        assert_eq!(
-            probe_at_due(&mut s, true),
-            (45_000, ProbeProgress::Succeeded { streak: 1 })
-        );
+        assert_eq!(probe_at_due(&mut s, true), (45_000, ProbeProgress::Succeeded { streak: 1 }));
     }
 
     #[test]
     fn offline_and_hidden_pause_probes_and_keep_the_due_time() {
         // Given a probe due at 5 s
-        let mut s = ProbeSchedule::new(&ProbeConfig {
-            jitter: false,
-            ..ProbeConfig::default()
-        });
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
         s.start(0, Rng::new(1), None);
         // When the client goes offline, then nothing is due
         s.set_online(false);
@@ -309,10 +284,7 @@ mod tests {
     #[test]
     fn triggers_make_a_probe_due_at_once() {
         // Given an open breaker whose next probe is 5 s away, and a hidden, offline tab
-        let mut s = ProbeSchedule::new(&ProbeConfig {
-            jitter: false,
-            ..ProbeConfig::default()
-        });
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
         s.start(1_000, Rng::new(1), None);
         s.set_online(false);
         s.set_visible(false);
@@ -336,10 +308,7 @@ mod tests {
     #[test]
     fn a_retry_after_holds_back_the_first_probe_and_triggers() {
         // Given the server asked for no probe before t = 30 s
-        let mut s = ProbeSchedule::new(&ProbeConfig {
-            jitter: false,
-            ..ProbeConfig::default()
-        });
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
         s.start(0, Rng::new(1), Some(30_000));
         assert_eq!(s.next_due(), Some(30_000));
         // When the user asks to retry at 10 s, then it still waits for 30 s

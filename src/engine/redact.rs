@@ -20,9 +20,7 @@ pub fn redact_url(url: &str, secrets: &[String]) -> String {
     // a secret can't hide behind them.
     for pair in query.split_inclusive(['&', '?', ';']) {
         let (body, separator) = match pair.char_indices().last() {
-            Some((i, c)) if matches!(c, '&' | '?' | ';') => {
-                (pair.get(..i).unwrap_or_default(), Some(c))
-            }
+            Some((i, c)) if matches!(c, '&' | '?' | ';') => (pair.get(..i).unwrap_or_default(), Some(c)),
             _ => (pair, None),
         };
         let name = body.split('=').next().unwrap_or_default();
@@ -42,9 +40,7 @@ pub fn redact_url(url: &str, secrets: &[String]) -> String {
 /// decoded first, so `X%2DPlex%2DToken` is caught too.
 pub fn is_secret(name: &str, secrets: &[String]) -> bool {
     let decoded = percent_decode(name);
-    secrets
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(decoded.trim()))
+    secrets.iter().any(|s| s.eq_ignore_ascii_case(decoded.trim()))
 }
 
 /// Decodes `%XX` escapes and `+`; malformed escapes are kept as they are.
@@ -84,28 +80,13 @@ mod tests {
     #[test]
     fn token_values_are_redacted_whatever_their_case_or_encoding() {
         assert_eq!(
-            redact_url(
-                "/api/v1/proxy/plex/stream/1?X-Plex-Token=abc123&offset=5",
-                &secrets()
-            ),
+            redact_url("/api/v1/proxy/plex/stream/1?X-Plex-Token=abc123&offset=5", &secrets()),
             "/api/v1/proxy/plex/stream/1?X-Plex-Token=REDACTED&offset=5"
         );
-        assert_eq!(
-            redact_url("/a?x-plex-token=abc", &secrets()),
-            "/a?x-plex-token=REDACTED"
-        );
-        assert_eq!(
-            redact_url("/a?X%2DPlex%2DToken=abc", &secrets()),
-            "/a?X%2DPlex%2DToken=REDACTED"
-        );
-        assert_eq!(
-            redact_url("/a?b=1&X-Plex-Token", &secrets()),
-            "/a?b=1&X-Plex-Token=REDACTED"
-        );
-        assert_eq!(
-            redact_url("/a?b=?X-Plex-Token=abc;c=1", &secrets()),
-            "/a?b=?X-Plex-Token=REDACTED;c=1"
-        );
+        assert_eq!(redact_url("/a?x-plex-token=abc", &secrets()), "/a?x-plex-token=REDACTED");
+        assert_eq!(redact_url("/a?X%2DPlex%2DToken=abc", &secrets()), "/a?X%2DPlex%2DToken=REDACTED");
+        assert_eq!(redact_url("/a?b=1&X-Plex-Token", &secrets()), "/a?b=1&X-Plex-Token=REDACTED");
+        assert_eq!(redact_url("/a?b=?X-Plex-Token=abc;c=1", &secrets()), "/a?b=?X-Plex-Token=REDACTED;c=1");
     }
 
     #[test]

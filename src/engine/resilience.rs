@@ -264,11 +264,7 @@ impl Engine {
                 probe_url: s.probe_url.clone(),
                 breaker: Breaker::new(
                     s.breaker.clone(),
-                    if s.probe_url.is_some() {
-                        Recovery::Probe
-                    } else {
-                        Recovery::Timer
-                    },
+                    if s.probe_url.is_some() { Recovery::Probe } else { Recovery::Timer },
                 ),
                 probes: ProbeSchedule::new(&config.probe),
             })
@@ -352,39 +348,24 @@ impl Engine {
         };
         let (route, trial) = (request.route, request.trial);
         let latency = now.saturating_sub(started);
-        let outcome = if !self.online && report.outcome != Outcome::Aborted {
-            Outcome::Offline
-        } else {
-            report.outcome
-        };
-        let retry_after_ms = report.retry_after.and_then(|v| {
-            parse_retry_after(
-                v,
-                report.wall_clock_ms,
-                self.config.retry.max_retry_after_ms,
-            )
-        });
+        let outcome =
+            if !self.online && report.outcome != Outcome::Aborted { Outcome::Offline } else { report.outcome };
+        let retry_after_ms = report
+            .retry_after
+            .and_then(|v| parse_retry_after(v, report.wall_clock_ms, self.config.retry.max_retry_after_ms));
 
         let verdict = outcome.verdict();
-        self.metrics.on_result(
-            route.service,
-            route.class,
-            verdict,
-            outcome == Outcome::Timeout,
-            latency,
-        );
+        self.metrics.on_result(route.service, route.class, verdict, outcome == Outcome::Timeout, latency);
         let slow_failure = verdict == Verdict::Healthy
             && latency > self.config.timeouts.slow_ms
-            && self
-                .service(route.service)
-                .is_some_and(|s| s.breaker.config().slow_calls_are_failures);
+            && self.service(route.service).is_some_and(|s| s.breaker.config().slow_calls_are_failures);
         let transition = match (verdict, slow_failure) {
-            (Verdict::Healthy, false) => self
-                .service_mut(route.service)
-                .and_then(|s| s.breaker.record_success(now, trial)),
-            (Verdict::Healthy, true) | (Verdict::Unhealthy, _) => self
-                .service_mut(route.service)
-                .and_then(|s| s.breaker.record_failure(now, trial, retry_after_ms)),
+            (Verdict::Healthy, false) => {
+                self.service_mut(route.service).and_then(|s| s.breaker.record_success(now, trial))
+            }
+            (Verdict::Healthy, true) | (Verdict::Unhealthy, _) => {
+                self.service_mut(route.service).and_then(|s| s.breaker.record_failure(now, trial, retry_after_ms))
+            }
             (Verdict::NotCounted, _) => {
                 if let Some(s) = self.service_mut(route.service) {
                     s.breaker.record_ignored(trial);
@@ -399,10 +380,7 @@ impl Engine {
             Outcome::Aborted => return self.fail(index, Failure::Aborted),
             _ => {}
         }
-        let open = matches!(
-            self.state(route.service),
-            Some(BreakerState::Open | BreakerState::Isolated)
-        );
+        let open = matches!(self.state(route.service), Some(BreakerState::Open | BreakerState::Isolated));
         if open && outcome.is_retryable(&self.config.retry) {
             // Retrying would only be refused: fail fast now.
             let failure = self.open_failure(now, route.service, None);
@@ -412,14 +390,8 @@ impl Engine {
         let Some(request) = self.requests.get_mut(index) else {
             return Next::Fail(Failure::Aborted);
         };
-        let decision = request.retry.decide(
-            now,
-            &self.config.retry,
-            &request.method,
-            outcome,
-            retry_after_ms,
-            &mut self.budget,
-        );
+        let decision =
+            request.retry.decide(now, &self.config.retry, &request.method, outcome, retry_after_ms, &mut self.budget);
         let attempts = request.retry.attempts();
         match decision {
             RetryDecision::Retry { delay_ms, attempt } => {
@@ -435,19 +407,14 @@ impl Engine {
                 self.signal(now, Some(&service), Signal::Retrying);
                 Next::RetryAfter { delay_ms, attempt }
             }
-            RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent)
-                if outcome.status().is_some() =>
-            {
+            RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
                 self.requests.remove(index);
                 Next::Deliver
             }
             RetryDecision::GiveUp(_) => {
                 let failure = match outcome {
                     Outcome::Timeout => Failure::Timeout { attempts },
-                    _ => Failure::RetriesExhausted {
-                        attempts,
-                        last_status: outcome.status(),
-                    },
+                    _ => Failure::RetriesExhausted { attempts, last_status: outcome.status() },
                 };
                 self.fail(index, failure)
             }
@@ -463,16 +430,8 @@ impl Engine {
             .filter(|r| !r.slow_signalled)
             .filter_map(|r| r.attempt_started.map(|t| t.saturating_add(slow_ms)))
             .min();
-        let probes = self
-            .services
-            .iter()
-            .filter_map(|s| s.probes.next_due())
-            .min();
-        let breakers = self
-            .services
-            .iter()
-            .filter_map(|s| s.breaker.next_deadline())
-            .min();
+        let probes = self.services.iter().filter_map(|s| s.probes.next_due()).min();
+        let breakers = self.services.iter().filter_map(|s| s.breaker.next_deadline()).min();
         [slow, probes, breakers].into_iter().flatten().min()
     }
 
@@ -482,9 +441,7 @@ impl Engine {
         let slow_ms = self.config.timeouts.slow_ms;
         let mut slow_services = Vec::new();
         for r in self.requests.iter_mut().filter(|r| !r.slow_signalled) {
-            if r.attempt_started
-                .is_some_and(|t| now >= t.saturating_add(slow_ms))
-            {
+            if r.attempt_started.is_some_and(|t| now >= t.saturating_add(slow_ms)) {
                 r.slow_signalled = true;
                 slow_services.push(r.route.service);
             }
@@ -494,22 +451,17 @@ impl Engine {
             self.signal(now, Some(&name), Signal::Slow);
         }
         for service in 0..self.services.len() {
-            let due = self
-                .service(service)
-                .and_then(|s| s.breaker.next_deadline())
-                .is_some_and(|t| now >= t);
+            let due = self.service(service).and_then(|s| s.breaker.next_deadline()).is_some_and(|t| now >= t);
             if due {
                 // Timer recovery: an admission check moves Open to HalfOpen; no trial
                 // is taken, so release the slot it reserved.
-                let transition =
-                    self.service_mut(service)
-                        .and_then(|s| match s.breaker.admit(now) {
-                            (Admission::Trial, t) => {
-                                s.breaker.record_ignored(true);
-                                t
-                            }
-                            (_, t) => t,
-                        });
+                let transition = self.service_mut(service).and_then(|s| match s.breaker.admit(now) {
+                    (Admission::Trial, t) => {
+                        s.breaker.record_ignored(true);
+                        t
+                    }
+                    (_, t) => t,
+                });
                 self.on_transition(now, service, transition, None);
             }
         }
@@ -518,17 +470,10 @@ impl Engine {
     /// A health probe to send now, if one is due.
     pub fn poll_probe(&mut self, now: Millis) -> Option<Probe> {
         let timeout_ms = self.config.probe.timeout_ms;
-        self.services
-            .iter_mut()
-            .enumerate()
-            .find_map(|(service, s)| {
-                let url = s.probe_url.clone()?;
-                s.probes.poll(now).then_some(Probe {
-                    service,
-                    url,
-                    timeout_ms,
-                })
-            })
+        self.services.iter_mut().enumerate().find_map(|(service, s)| {
+            let url = s.probe_url.clone()?;
+            s.probes.poll(now).then_some(Probe { service, url, timeout_ms })
+        })
     }
 
     /// A health probe ended.
@@ -549,15 +494,8 @@ impl Engine {
             return;
         }
         let name = s.name.clone();
-        let transition = if progress == ProbeProgress::Healthy {
-            s.breaker.half_open(now)
-        } else {
-            None
-        };
-        self.push(Event::Probe {
-            service: name,
-            healthy,
-        });
+        let transition = if progress == ProbeProgress::Healthy { s.breaker.half_open(now) } else { None };
+        self.push(Event::Probe { service: name, healthy });
         self.on_transition(now, service, transition, None);
     }
 
@@ -575,15 +513,7 @@ impl Engine {
                 s.probes.set_online(false);
             }
         }
-        self.signal(
-            now,
-            None,
-            if online {
-                Signal::Online
-            } else {
-                Signal::Offline
-            },
-        );
+        self.signal(now, None, if online { Signal::Online } else { Signal::Offline });
     }
 
     /// The tab became hidden or visible: no probes are spent while hidden, and
@@ -650,22 +580,14 @@ impl Engine {
             services: self
                 .services
                 .iter()
-                .map(|s| ServiceSnapshot {
-                    name: s.name.clone(),
-                    breaker: s.breaker.snapshot(now),
-                })
+                .map(|s| ServiceSnapshot { name: s.name.clone(), breaker: s.breaker.snapshot(now) })
                 .collect(),
         }
     }
 
     /// Adopts a stored or shared snapshot, minus the time that has passed since it
     /// was taken. Services it names that the config doesn't have are ignored.
-    pub fn restore(
-        &mut self,
-        snapshot: &EngineSnapshot,
-        now: Millis,
-        wall_clock_ms: u64,
-    ) -> Result<(), RestoreError> {
+    pub fn restore(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(RestoreError::Version);
         }
@@ -684,9 +606,7 @@ impl Engine {
                 open_remaining_ms: stored.breaker.open_remaining_ms.saturating_sub(elapsed),
                 ..stored.breaker.clone()
             };
-            let transition = self
-                .service_mut(service)
-                .and_then(|s| s.breaker.restore(&adjusted, now));
+            let transition = self.service_mut(service).and_then(|s| s.breaker.restore(&adjusted, now));
             self.on_transition(now, service, transition, None);
         }
         Ok(())
@@ -757,21 +677,12 @@ impl Engine {
                     s.probes.start(now, Rng::new(seed), not_before);
                 }
             }
-            BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => {
-                s.probes.stop()
-            }
+            BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => s.probes.stop(),
         }
         let name = s.name.clone();
-        self.push(Event::State {
-            service: name.clone(),
-            from: t.from,
-            to: t.to,
-            at: t.at,
-        });
+        self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
         match t.to {
-            BreakerState::Open | BreakerState::Isolated => {
-                self.signal(now, Some(&name), Signal::Unavailable)
-            }
+            BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
             BreakerState::Closed => self.signal(now, Some(&name), Signal::Recovered),
             BreakerState::HalfOpen => {}
         }
@@ -781,22 +692,11 @@ impl Engine {
     /// next probe if one is scheduled, else what the breaker said.
     fn open_failure(&self, now: Millis, service: usize, breaker_says: Option<Millis>) -> Failure {
         let s = self.service(service);
-        let probe_due = s
-            .and_then(|s| s.probes.next_due())
-            .map(|t| t.saturating_sub(now));
+        let probe_due = s.and_then(|s| s.probes.next_due()).map(|t| t.saturating_sub(now));
         let isolated = s.is_some_and(|s| s.breaker.state() == BreakerState::Isolated);
-        let open_for = s
-            .and_then(|s| s.breaker.open_until())
-            .map(|t| t.saturating_sub(now));
-        let retry_after_ms = if isolated {
-            None
-        } else {
-            probe_due.or(breaker_says).or(open_for)
-        };
-        Failure::BreakerOpen {
-            service: self.service_name(service),
-            retry_after_ms,
-        }
+        let open_for = s.and_then(|s| s.breaker.open_until()).map(|t| t.saturating_sub(now));
+        let retry_after_ms = if isolated { None } else { probe_due.or(breaker_says).or(open_for) };
+        Failure::BreakerOpen { service: self.service_name(service), retry_after_ms }
     }
 
     fn manual(
@@ -808,9 +708,7 @@ impl Engine {
         let Some(index) = self.service_index(service) else {
             return false;
         };
-        let transition = self
-            .service_mut(index)
-            .and_then(|s| act(&mut s.breaker, now));
+        let transition = self.service_mut(index).and_then(|s| act(&mut s.breaker, now));
         self.on_transition(now, index, transition, None);
         true
     }
@@ -832,13 +730,7 @@ impl Engine {
             if let Some(s) = self.service_mut(request.route.service) {
                 s.breaker.record_ignored(request.trial);
             }
-            self.metrics.on_result(
-                request.route.service,
-                request.route.class,
-                Verdict::NotCounted,
-                false,
-                0,
-            );
+            self.metrics.on_result(request.route.service, request.route.class, Verdict::NotCounted, false, 0);
         }
     }
 
@@ -867,9 +759,6 @@ impl Engine {
     }
 
     fn service_name(&self, index: usize) -> String {
-        self.service(index)
-            .map(|s| s.name.clone())
-            .unwrap_or_default()
+        self.service(index).map(|s| s.name.clone()).unwrap_or_default()
     }
 }
-

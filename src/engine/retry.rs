@@ -49,11 +49,7 @@ pub struct RetryState {
 impl RetryState {
     /// The first attempt starts `now`.
     pub fn new(now: Millis, config: &RetryConfig, rng: Rng) -> Self {
-        Self {
-            start: now,
-            attempts: 1,
-            backoff: Backoff::new(BackoffPolicy::for_retry(config), rng),
-        }
+        Self { start: now, attempts: 1, backoff: Backoff::new(BackoffPolicy::for_retry(config), rng) }
     }
 
     /// Attempts made so far (1 right after [`RetryState::new`]).
@@ -75,11 +71,7 @@ impl RetryState {
         if !outcome.is_retryable(config) {
             return RetryDecision::GiveUp(GiveUp::NotRetryable);
         }
-        if !config
-            .methods
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(method))
-        {
+        if !config.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
             return RetryDecision::GiveUp(GiveUp::NotIdempotent);
         }
         if self.attempts >= config.max_attempts {
@@ -99,10 +91,7 @@ impl RetryState {
             return RetryDecision::GiveUp(GiveUp::BudgetExhausted);
         }
         self.attempts = self.attempts.saturating_add(1);
-        RetryDecision::Retry {
-            delay_ms,
-            attempt: self.attempts,
-        }
+        RetryDecision::Retry { delay_ms, attempt: self.attempts }
     }
 }
 
@@ -114,11 +103,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn roomy_budget() -> RetryBudget {
-        RetryBudget::new(&BudgetConfig {
-            ratio: 1.0,
-            min_per_second: 100.0,
-            window_ms: 10_000,
-        })
+        RetryBudget::new(&BudgetConfig { ratio: 1.0, min_per_second: 100.0, window_ms: 10_000 })
     }
 
     fn delay(d: RetryDecision) -> Millis {
@@ -137,16 +122,10 @@ mod tests {
         assert_eq!(r.attempts(), 1);
         // When it fails with 504, then attempt 2 follows after 0..=2 s
         let first = r.decide(1_500, &c, "GET", Outcome::Status(504), None, &mut budget);
-        assert!(
-            matches!(first, RetryDecision::Retry { attempt: 2, delay_ms } if delay_ms <= 2_000),
-            "{first:?}"
-        );
+        assert!(matches!(first, RetryDecision::Retry { attempt: 2, delay_ms } if delay_ms <= 2_000), "{first:?}");
         // And attempt 3 after 0..=4 s
         let second = r.decide(5_000, &c, "GET", Outcome::Status(504), None, &mut budget);
-        assert!(
-            matches!(second, RetryDecision::Retry { attempt: 3, delay_ms } if delay_ms <= 4_000),
-            "{second:?}"
-        );
+        assert!(matches!(second, RetryDecision::Retry { attempt: 3, delay_ms } if delay_ms <= 4_000), "{second:?}");
         assert_eq!(r.attempts(), 3);
         // And the seed fixes those delays
         assert_eq!((delay(first), delay(second)), SEED_42);
@@ -163,10 +142,7 @@ mod tests {
         let c = RetryConfig::default();
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
-        assert!(matches!(
-            r.decide(0, &c, "GET", Outcome::Timeout, None, &mut budget),
-            RetryDecision::Retry { .. }
-        ));
+        assert!(matches!(r.decide(0, &c, "GET", Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
         assert!(matches!(
             r.decide(0, &c, "GET", Outcome::NetworkError, None, &mut budget),
             RetryDecision::Retry { .. }
@@ -181,10 +157,7 @@ mod tests {
         let post = r.decide(0, &c, "POST", Outcome::Status(503), None, &mut budget);
         assert_eq!(post, RetryDecision::GiveUp(GiveUp::NotIdempotent));
         assert_eq!(r.attempts(), 1);
-        assert!(matches!(
-            r.decide(0, &c, "get", Outcome::Status(503), None, &mut budget),
-            RetryDecision::Retry { .. }
-        ));
+        assert!(matches!(r.decide(0, &c, "get", Outcome::Status(503), None, &mut budget), RetryDecision::Retry { .. }));
     }
 
     #[test]
@@ -192,37 +165,22 @@ mod tests {
         let c = RetryConfig::default();
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
-        for outcome in [
-            Outcome::Status(404),
-            Outcome::Status(500),
-            Outcome::Aborted,
-            Outcome::Offline,
-        ] {
+        for outcome in [Outcome::Status(404), Outcome::Status(500), Outcome::Aborted, Outcome::Offline] {
             // Even for a POST, the outcome is checked before the method
             let d = r.decide(0, &c, "POST", outcome, None, &mut budget);
-            assert_eq!(
-                d,
-                RetryDecision::GiveUp(GiveUp::NotRetryable),
-                "{outcome:?}"
-            );
+            assert_eq!(d, RetryDecision::GiveUp(GiveUp::NotRetryable), "{outcome:?}");
         }
     }
 
     #[test]
     fn attempts_are_capped_by_max_attempts() {
         // Given five attempts allowed and no jitter
-        let c = RetryConfig {
-            max_attempts: 5,
-            jitter: Jitter::None,
-            initial_delay_ms: 100,
-            ..RetryConfig::default()
-        };
+        let c = RetryConfig { max_attempts: 5, jitter: Jitter::None, initial_delay_ms: 100, ..RetryConfig::default() };
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
         // When it keeps failing, then four retries with doubling delays, then give up
-        let decisions: Vec<_> = (0..6)
-            .map(|_| r.decide(0, &c, "GET", Outcome::Status(502), None, &mut budget))
-            .collect();
+        let decisions: Vec<_> =
+            (0..6).map(|_| r.decide(0, &c, "GET", Outcome::Status(502), None, &mut budget)).collect();
         let retry = |delay_ms, attempt| RetryDecision::Retry { delay_ms, attempt };
         assert_eq!(
             decisions,
@@ -236,10 +194,7 @@ mod tests {
             ]
         );
         // And one attempt in all means no retry
-        let once = RetryConfig {
-            max_attempts: 1,
-            ..RetryConfig::default()
-        };
+        let once = RetryConfig { max_attempts: 1, ..RetryConfig::default() };
         let mut r = RetryState::new(0, &once, Rng::new(1));
         let d = r.decide(0, &once, "GET", Outcome::Status(502), None, &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::AttemptsExhausted));
@@ -248,59 +203,25 @@ mod tests {
     #[test]
     fn a_longer_retry_after_wins_and_is_capped() {
         // Given a plain 2 s backoff and a 60 s cap on Retry-After
-        let c = RetryConfig {
-            jitter: Jitter::None,
-            max_attempts: 4,
-            ..RetryConfig::default()
-        };
+        let c = RetryConfig { jitter: Jitter::None, max_attempts: 4, ..RetryConfig::default() };
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
         // When the server asks for 10 s, then 10 s it is
-        assert_eq!(
-            delay(r.decide(
-                0,
-                &c,
-                "GET",
-                Outcome::Status(429),
-                Some(10_000),
-                &mut budget
-            )),
-            10_000
-        );
+        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(429), Some(10_000), &mut budget)), 10_000);
         // When it asks for less than the backoff (4 s now), the backoff wins
-        assert_eq!(
-            delay(r.decide(0, &c, "GET", Outcome::Status(429), Some(1_000), &mut budget)),
-            4_000
-        );
+        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(429), Some(1_000), &mut budget)), 4_000);
         // When it asks for an hour, it gets the 60 s cap
-        assert_eq!(
-            delay(r.decide(
-                0,
-                &c,
-                "GET",
-                Outcome::Status(503),
-                Some(3_600_000),
-                &mut budget
-            )),
-            60_000
-        );
+        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(503), Some(3_600_000), &mut budget)), 60_000);
     }
 
     #[test]
     fn no_retry_may_start_after_the_deadline() {
         // Given a 10 s deadline from t = 1000 and a plain 2 s backoff
-        let c = RetryConfig {
-            jitter: Jitter::None,
-            deadline_ms: 10_000,
-            ..RetryConfig::default()
-        };
+        let c = RetryConfig { jitter: Jitter::None, deadline_ms: 10_000, ..RetryConfig::default() };
         let mut budget = roomy_budget();
         let mut r = RetryState::new(1_000, &c, Rng::new(1));
         // When the failure comes at t = 9000, the retry would start at 11 000 = the deadline: allowed
-        assert!(matches!(
-            r.decide(9_000, &c, "GET", Outcome::Timeout, None, &mut budget),
-            RetryDecision::Retry { .. }
-        ));
+        assert!(matches!(r.decide(9_000, &c, "GET", Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
         // When the next comes at t = 7001 + 4 s > 11 000: refused
         let mut r = RetryState::new(1_000, &c, Rng::new(1));
         let _ = r.decide(1_000, &c, "GET", Outcome::Timeout, None, &mut budget);
@@ -308,47 +229,25 @@ mod tests {
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));
         // And a Retry-After past the deadline is refused too, even from a clock at the top of its range
         let mut r = RetryState::new(u64::MAX, &c, Rng::new(1));
-        let d = r.decide(
-            u64::MAX,
-            &c,
-            "GET",
-            Outcome::Status(503),
-            Some(20_000),
-            &mut budget,
-        );
+        let d = r.decide(u64::MAX, &c, "GET", Outcome::Status(503), Some(20_000), &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));
     }
 
     #[test]
     fn an_empty_budget_stops_retries_without_counting_an_attempt() {
         // Given a budget of one retry (floor 0.1/s × 10 s, no ratio)
-        let mut budget = RetryBudget::new(&BudgetConfig {
-            ratio: 0.0,
-            min_per_second: 0.1,
-            window_ms: 10_000,
-        });
+        let mut budget = RetryBudget::new(&BudgetConfig { ratio: 0.0, min_per_second: 0.1, window_ms: 10_000 });
         let c = RetryConfig::default();
         let mut a = RetryState::new(0, &c, Rng::new(1));
         let mut b = RetryState::new(0, &c, Rng::new(2));
         // When two requests fail, then the first retries and the second is refused
-        assert!(matches!(
-            a.decide(0, &c, "GET", Outcome::Status(503), None, &mut budget),
-            RetryDecision::Retry { .. }
-        ));
+        assert!(matches!(a.decide(0, &c, "GET", Outcome::Status(503), None, &mut budget), RetryDecision::Retry { .. }));
         let d = b.decide(0, &c, "GET", Outcome::Status(503), None, &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::BudgetExhausted));
         assert_eq!(b.attempts(), 1);
         // And a refused retry (deadline) does not spend the budget
-        let mut spare = RetryBudget::new(&BudgetConfig {
-            ratio: 0.0,
-            min_per_second: 0.1,
-            window_ms: 10_000,
-        });
-        let tight = RetryConfig {
-            deadline_ms: 1_000,
-            jitter: Jitter::None,
-            ..RetryConfig::default()
-        };
+        let mut spare = RetryBudget::new(&BudgetConfig { ratio: 0.0, min_per_second: 0.1, window_ms: 10_000 });
+        let tight = RetryConfig { deadline_ms: 1_000, jitter: Jitter::None, ..RetryConfig::default() };
         let mut late = RetryState::new(0, &tight, Rng::new(1));
         let d = late.decide(0, &tight, "GET", Outcome::Status(503), None, &mut spare);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));

@@ -5,18 +5,8 @@ use super::Millis;
 
 const MS_PER_DAY: i64 = 86_400_000;
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const WEEKDAYS_LONG: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const WEEKDAYS_LONG: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Delay asked by a Retry-After header value: delta-seconds or an HTTP-date; capped; garbage → None.
 ///
@@ -30,9 +20,7 @@ pub fn parse_retry_after(value: &str, wall_now_ms: u64, cap_ms: Millis) -> Optio
         return None;
     }
     let delay = if value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds = value.bytes().fold(0u64, |acc, b| {
-            acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
-        });
+        let seconds = value.bytes().fold(0u64, |acc, b| acc.saturating_mul(10).saturating_add(u64::from(b - b'0')));
         seconds.saturating_mul(1_000)
     } else {
         let at = parse_http_date(value, wall_now_ms)?;
@@ -44,9 +32,7 @@ pub fn parse_retry_after(value: &str, wall_now_ms: u64, cap_ms: Millis) -> Optio
 
 /// An HTTP-date as Unix epoch milliseconds (negative before 1970).
 fn parse_http_date(s: &str, wall_now_ms: u64) -> Option<i64> {
-    imf_fixdate(s)
-        .or_else(|| rfc850(s, wall_now_ms))
-        .or_else(|| asctime(s))
+    imf_fixdate(s).or_else(|| rfc850(s, wall_now_ms)).or_else(|| asctime(s))
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`
@@ -68,9 +54,7 @@ fn imf_fixdate(s: &str) -> Option<i64> {
 fn rfc850(s: &str, wall_now_ms: u64) -> Option<i64> {
     let (name, rest) = s.split_once(", ")?;
     weekday(name.as_bytes(), &WEEKDAYS_LONG)?;
-    let [d0, d1, b'-', m0, m1, m2, b'-', y0, y1, b' ', time @ .., b' ', b'G', b'M', b'T'] =
-        rest.as_bytes()
-    else {
+    let [d0, d1, b'-', m0, m1, m2, b'-', y0, y1, b' ', time @ .., b' ', b'G', b'M', b'T'] = rest.as_bytes() else {
         return None;
     };
     let day = digits(&[*d0, *d1])?;
@@ -88,18 +72,12 @@ fn rfc850(s: &str, wall_now_ms: u64) -> Option<i64> {
 
 /// `Sun Nov  6 08:49:37 1994` (obsolete; day padded with a space).
 fn asctime(s: &str) -> Option<i64> {
-    let [w0, w1, w2, b' ', m0, m1, m2, b' ', d0, d1, b' ', time @ .., b' ', y0, y1, y2, y3] =
-        s.as_bytes()
-    else {
+    let [w0, w1, w2, b' ', m0, m1, m2, b' ', d0, d1, b' ', time @ .., b' ', y0, y1, y2, y3] = s.as_bytes() else {
         return None;
     };
     weekday(&[*w0, *w1, *w2], &WEEKDAYS)?;
     let month = month(&[*m0, *m1, *m2])?;
-    let day = if *d0 == b' ' {
-        digits(&[*d1])?
-    } else {
-        digits(&[*d0, *d1])?
-    };
+    let day = if *d0 == b' ' { digits(&[*d1])? } else { digits(&[*d0, *d1])? };
     let year = digits(&[*y0, *y1, *y2, *y3])?;
     epoch_ms(year, month, day, time)
 }
@@ -116,9 +94,7 @@ fn month(name: &[u8]) -> Option<i64> {
 
 /// The value of a run of ASCII digits (at most four here, so no overflow).
 fn digits(ds: &[u8]) -> Option<i64> {
-    ds.iter().try_fold(0i64, |acc, d| {
-        d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-    })
+    ds.iter().try_fold(0i64, |acc, d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
 }
 
 /// Validates a date and an `HH:MM:SS` time and returns Unix epoch milliseconds.
@@ -126,11 +102,7 @@ fn epoch_ms(year: i64, month: i64, day: i64, time: &[u8]) -> Option<i64> {
     let [h0, h1, b':', mi0, mi1, b':', s0, s1] = time else {
         return None;
     };
-    let (hour, minute, second) = (
-        digits(&[*h0, *h1])?,
-        digits(&[*mi0, *mi1])?,
-        digits(&[*s0, *s1])?,
-    );
+    let (hour, minute, second) = (digits(&[*h0, *h1])?, digits(&[*mi0, *mi1])?, digits(&[*s0, *s1])?);
     // 60 is a leap second.
     if hour > 23 || minute > 59 || second > 60 || day < 1 || day > days_in_month(year, month) {
         return None;
@@ -138,10 +110,7 @@ fn epoch_ms(year: i64, month: i64, day: i64, time: &[u8]) -> Option<i64> {
     let days = days_from_civil(year, month, day);
     let seconds = hour * 3_600 + minute * 60 + second;
     // Saturating: an RFC 850 year read against a far-future clock is huge.
-    Some(
-        days.saturating_mul(MS_PER_DAY)
-            .saturating_add(seconds * 1_000),
-    )
+    Some(days.saturating_mul(MS_PER_DAY).saturating_add(seconds * 1_000))
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -211,18 +180,9 @@ mod tests {
         // Given a wall clock 30 s before the RFC's example date
         let now = RFC_EXAMPLE_MS - 30_000;
         // Then each form asks for 30 s
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now, CAP),
-            Some(30_000)
-        );
-        assert_eq!(
-            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now, CAP),
-            Some(30_000)
-        );
-        assert_eq!(
-            parse_retry_after("Sun Nov  6 08:49:37 1994", now, CAP),
-            Some(30_000)
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now, CAP), Some(30_000));
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now, CAP), Some(30_000));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now, CAP), Some(30_000));
     }
 
     #[test]
@@ -230,10 +190,7 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(
-            days_from_civil(1994, 11, 6) * MS_PER_DAY + (8 * 3_600 + 49 * 60 + 37) * 1_000,
-            784_111_777_000
-        );
+        assert_eq!(days_from_civil(1994, 11, 6) * MS_PER_DAY + (8 * 3_600 + 49 * 60 + 37) * 1_000, 784_111_777_000);
         assert_eq!(year_of(RFC_EXAMPLE_MS), 1994);
         assert_eq!(year_of(0), 1970);
         assert_eq!(year_of(951_782_400_000), 2000); // 2000-02-29
@@ -243,74 +200,37 @@ mod tests {
     #[test]
     fn a_leap_day_is_a_valid_date_only_in_a_leap_year() {
         let now = 951_782_400_000 - 1_000; // one second before 2000-02-29T00:00:00Z
-        assert_eq!(
-            parse_retry_after("Tue, 29 Feb 2000 00:00:00 GMT", now, CAP),
-            Some(1_000)
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 29 Feb 1900 00:00:00 GMT", now, CAP),
-            None
-        );
-        assert_eq!(
-            parse_retry_after("Thu, 31 Apr 2000 00:00:00 GMT", now, CAP),
-            None
-        );
+        assert_eq!(parse_retry_after("Tue, 29 Feb 2000 00:00:00 GMT", now, CAP), Some(1_000));
+        assert_eq!(parse_retry_after("Wed, 29 Feb 1900 00:00:00 GMT", now, CAP), None);
+        assert_eq!(parse_retry_after("Thu, 31 Apr 2000 00:00:00 GMT", now, CAP), None);
     }
 
     #[test]
     fn a_two_digit_year_is_read_relative_to_now() {
         // Given a clock in 2030, "94" is 1994 (past) and "70" is 2070 (≤ 50 years ahead)
         let now_2030 = u64::try_from(days_from_civil(2030, 1, 1) * MS_PER_DAY).unwrap();
-        assert_eq!(
-            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now_2030, CAP),
-            Some(0)
-        );
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now_2030, CAP), Some(0));
         assert_eq!(
             parse_retry_after("Friday, 01-Jan-70 00:00:00 GMT", now_2030, u64::MAX),
             Some(40 * 365 * 86_400_000 + 10 * 86_400_000)
         );
         // And with a clock in 1994, "94" is 1994 itself
-        assert_eq!(
-            parse_retry_after(
-                "Sunday, 06-Nov-94 08:49:37 GMT",
-                RFC_EXAMPLE_MS - 5_000,
-                CAP
-            ),
-            Some(5_000)
-        );
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", RFC_EXAMPLE_MS - 5_000, CAP), Some(5_000));
     }
 
     #[test]
     fn a_date_in_the_past_asks_for_no_delay() {
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", RFC_EXAMPLE_MS + 1, CAP),
-            Some(0)
-        );
-        assert_eq!(
-            parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", RFC_EXAMPLE_MS, CAP),
-            Some(0)
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", RFC_EXAMPLE_MS, CAP),
-            Some(0)
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", RFC_EXAMPLE_MS + 1, CAP), Some(0));
+        assert_eq!(parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", RFC_EXAMPLE_MS, CAP), Some(0));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", RFC_EXAMPLE_MS, CAP), Some(0));
     }
 
     #[test]
     fn a_far_future_date_is_capped() {
-        assert_eq!(
-            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0, 60_000),
-            Some(60_000)
-        );
-        assert_eq!(
-            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", u64::MAX, 60_000),
-            Some(0)
-        );
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0, 60_000), Some(60_000));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", u64::MAX, 60_000), Some(0));
         // A two-digit year read against a clock at the end of time does not overflow
-        assert_eq!(
-            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", u64::MAX, 60_000),
-            Some(0)
-        );
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", u64::MAX, 60_000), Some(0));
     }
 
     #[test]

@@ -32,11 +32,7 @@ impl RollingWindow {
     /// least 1, and `buckets` to at most [`MAX_BUCKETS`].
     pub fn new(buckets: u32, bucket_ms: Millis) -> Self {
         let n = usize::try_from(buckets.clamp(1, MAX_BUCKETS)).unwrap_or(1);
-        Self {
-            slots: vec![Slot::default(); n],
-            bucket_ms: bucket_ms.max(1),
-            latest: 0,
-        }
+        Self { slots: vec![Slot::default(); n], bucket_ms: bucket_ms.max(1), latest: 0 }
     }
 
     /// Number of slots in the ring (fixed at construction).
@@ -50,9 +46,7 @@ impl RollingWindow {
 
     /// Whether a bucket of epoch `epoch` is inside the window ending at `current`.
     fn in_window(&self, epoch: u64, current: u64) -> bool {
-        current
-            .checked_sub(epoch)
-            .is_some_and(|age| age < self.len())
+        current.checked_sub(epoch).is_some_and(|age| age < self.len())
     }
 
     /// Records one call at `now`. If time went back further than the whole window,
@@ -67,11 +61,7 @@ impl RollingWindow {
         let index = usize::try_from(epoch % len).unwrap_or(0);
         if let Some(slot) = self.slots.get_mut(index) {
             if slot.epoch != epoch {
-                *slot = Slot {
-                    epoch,
-                    calls: 0,
-                    failures: 0,
-                };
+                *slot = Slot { epoch, calls: 0, failures: 0 };
             }
             slot.calls = slot.calls.saturating_add(1);
             if failure {
@@ -87,9 +77,7 @@ impl RollingWindow {
         self.slots
             .iter()
             .filter(|s| self.in_window(s.epoch, current))
-            .fold((0u64, 0u64), |(c, f), s| {
-                (c.saturating_add(s.calls), f.saturating_add(s.failures))
-            })
+            .fold((0u64, 0u64), |(c, f), s| (c.saturating_add(s.calls), f.saturating_add(s.failures)))
     }
 
     /// Forgets every call.
@@ -195,10 +183,7 @@ mod tests {
         }
         // Then the ring did not grow
         assert_eq!((w.slots.len(), w.slots.capacity()), (len, cap));
-        assert_eq!(
-            RollingWindow::new(u32::MAX, 1).slots.len(),
-            MAX_BUCKETS as usize
-        );
+        assert_eq!(RollingWindow::new(u32::MAX, 1).slots.len(), MAX_BUCKETS as usize);
     }
 
     proptest! {

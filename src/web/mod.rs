@@ -13,14 +13,8 @@ use crate::engine::config::{Config, ConfigError};
 /// `field` naming the offending path when it is invalid.
 #[wasm_bindgen(js_name = validateConfig)]
 pub fn validate_config(config: JsValue) -> Result<(), JsValue> {
-    let source = if config.is_undefined() || config.is_null() {
-        JsValue::from(js_sys::Object::new())
-    } else {
-        config
-    };
-    Config::from_deserializer(serde_wasm_bindgen::Deserializer::from(source))
-        .map(drop)
-        .map_err(config_error)
+    let source = if config.is_undefined() || config.is_null() { JsValue::from(js_sys::Object::new()) } else { config };
+    Config::from_deserializer(serde_wasm_bindgen::Deserializer::from(source)).map(drop).map_err(config_error)
 }
 
 /// A JS `Error` carrying the stable `code` and the offending `field`.

@@ -10,9 +10,7 @@ use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::{Notice, NoticeKind};
-use player_resilience::engine::resilience::{
-    Engine, Event, Failure, Next, Report, RequestId, Start,
-};
+use player_resilience::engine::resilience::{Engine, Event, Failure, Next, Report, RequestId, Start};
 use player_resilience::engine::Millis;
 
 /// What the server does with one request.
@@ -48,22 +46,10 @@ pub enum Ended {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Issue {
-        method: String,
-        url: String,
-    },
-    Complete {
-        id: RequestId,
-        outcome: Outcome,
-        retry_after: Option<String>,
-    },
-    Resume {
-        id: RequestId,
-    },
-    ProbeDone {
-        service: usize,
-        outcome: Outcome,
-    },
+    Issue { method: String, url: String },
+    Complete { id: RequestId, outcome: Outcome, retry_after: Option<String> },
+    Resume { id: RequestId },
+    ProbeDone { service: usize, outcome: Outcome },
 }
 
 /// Unix time of the simulation's start (2026-02-16T00:00:00Z), for HTTP dates.
@@ -88,11 +74,7 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn new(
-        config: Config,
-        seed: u64,
-        server: impl FnMut(Millis, &str) -> Reply + 'static,
-    ) -> Self {
+    pub fn new(config: Config, seed: u64, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
         Self {
             engine: Engine::new(config, seed, 0),
             now: 0,
@@ -109,10 +91,7 @@ impl Sim {
 
     /// The default config, enabled.
     pub fn config() -> Config {
-        Config {
-            enabled: true,
-            ..Config::default()
-        }
+        Config { enabled: true, ..Config::default() }
     }
 
     fn at(&mut self, t: Millis, action: Action) {
@@ -122,13 +101,7 @@ impl Sim {
 
     /// The player requests `url` at time `t`.
     pub fn request(&mut self, t: Millis, url: &str) {
-        self.at(
-            t,
-            Action::Issue {
-                method: "GET".into(),
-                url: url.into(),
-            },
-        );
+        self.at(t, Action::Issue { method: "GET".into(), url: url.into() });
     }
 
     /// The player requests `url` every `period` ms in `[from, to)`.
@@ -160,11 +133,7 @@ impl Sim {
                 self.engine.handle_timeout(self.now);
                 self.pump_probes();
                 let after = self.engine.poll_timeout();
-                assert!(
-                    after.map_or(true, |d| d > self.now),
-                    "a deadline at {} ms did nothing: livelock",
-                    self.now
-                );
+                assert!(after.map_or(true, |d| d > self.now), "a deadline at {} ms did nothing: livelock", self.now);
             } else {
                 let key = *self.queue.keys().next().unwrap();
                 let action = self.queue.remove(&key).unwrap();
@@ -194,33 +163,17 @@ impl Sim {
                 let start = self.engine.resume(self.now, id);
                 self.start(start, &url);
             }
-            Action::Complete {
-                id,
-                outcome,
-                retry_after,
-            } => {
+            Action::Complete { id, outcome, retry_after } => {
                 let wall = WALL_START_MS + self.now;
-                let report = Report {
-                    outcome,
-                    retry_after: retry_after.as_deref(),
-                    wall_clock_ms: wall,
-                };
+                let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall };
                 let url = self.url_of(id);
                 match self.engine.finish(self.now, id, report) {
-                    Next::Deliver => self.ended.push((
-                        self.now,
-                        url,
-                        Ended::Delivered(outcome.status().unwrap_or(0)),
-                    )),
-                    Next::RetryAfter { delay_ms, .. } => {
-                        self.at(self.now + delay_ms, Action::Resume { id })
-                    }
+                    Next::Deliver => self.ended.push((self.now, url, Ended::Delivered(outcome.status().unwrap_or(0)))),
+                    Next::RetryAfter { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id }),
                     Next::Fail(f) => self.ended.push((self.now, url, Ended::Failed(f))),
                 }
             }
-            Action::ProbeDone { service, outcome } => {
-                self.engine.probe_result(self.now, service, outcome)
-            }
+            Action::ProbeDone { service, outcome } => self.engine.probe_result(self.now, service, outcome),
         }
     }
 
@@ -229,21 +182,11 @@ impl Sim {
             Start::Send(attempt) => {
                 let state = self.engine.state(attempt.service).unwrap();
                 self.remember(attempt.id, url);
-                let (delay, outcome, retry_after) =
-                    self.serve(url, false, state, attempt.timeout_ms);
-                self.at(
-                    self.now + delay,
-                    Action::Complete {
-                        id: attempt.id,
-                        outcome,
-                        retry_after,
-                    },
-                );
+                let (delay, outcome, retry_after) = self.serve(url, false, state, attempt.timeout_ms);
+                self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
             }
             Start::Fail(f) => self.ended.push((self.now, url.into(), Ended::Failed(f))),
-            Start::PassThrough => self
-                .ended
-                .push((self.now, url.into(), Ended::PassedThrough)),
+            Start::PassThrough => self.ended.push((self.now, url.into(), Ended::PassedThrough)),
         }
     }
 
@@ -258,12 +201,7 @@ impl Sim {
         if !self.online {
             return (1, Outcome::Offline, None);
         }
-        self.hits.push(Hit {
-            at: self.now,
-            url: url.into(),
-            probe,
-            state,
-        });
+        self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
         match (self.server)(self.now, url) {
             Reply::Status(s, latency) if latency < timeout => (latency, Outcome::Status(s), None),
             Reply::Status(..) | Reply::Hang => (timeout, Outcome::Timeout, None),
@@ -276,13 +214,7 @@ impl Sim {
         while let Some(probe) = self.engine.poll_probe(self.now) {
             let state = self.engine.state(probe.service).unwrap();
             let (delay, outcome, _) = self.serve(&probe.url, true, state, probe.timeout_ms);
-            self.at(
-                self.now + delay,
-                Action::ProbeDone {
-                    service: probe.service,
-                    outcome,
-                },
-            );
+            self.at(self.now + delay, Action::ProbeDone { service: probe.service, outcome });
         }
     }
 
@@ -318,10 +250,7 @@ impl Sim {
     }
 
     pub fn first_notice(&self, kind: NoticeKind) -> Option<Millis> {
-        self.notices()
-            .into_iter()
-            .find(|(_, n)| n.kind == kind)
-            .map(|(t, _)| t)
+        self.notices().into_iter().find(|(_, n)| n.kind == kind).map(|(t, _)| t)
     }
 
     /// (time, from, to) of every breaker transition of `service`.
@@ -329,43 +258,31 @@ impl Sim {
         self.events
             .iter()
             .filter_map(|(t, e)| match e {
-                Event::State {
-                    service: s,
-                    from,
-                    to,
-                    ..
-                } if s == service => Some((*t, *from, *to)),
+                Event::State { service: s, from, to, .. } if s == service => Some((*t, *from, *to)),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn first_transition_to(&self, service: &str, to: BreakerState) -> Option<Millis> {
-        self.transitions(service)
-            .into_iter()
-            .find(|(_, _, s)| *s == to)
-            .map(|(t, ..)| t)
+    /// Every time `service`'s breaker entered `state`.
+    pub fn times_entered(&self, service: &str, state: BreakerState) -> Vec<Millis> {
+        self.transitions(service).into_iter().filter(|(_, _, to)| *to == state).map(|(t, ..)| t).collect()
+    }
+
+    pub fn first_transition_to(&self, service: &str, state: BreakerState) -> Option<Millis> {
+        self.times_entered(service, state).first().copied()
     }
 
     /// Requests (not probes) that reached the server in `[from, to)`.
     pub fn requests_between(&self, from: Millis, to: Millis) -> usize {
-        self.hits
-            .iter()
-            .filter(|h| !h.probe && h.at >= from && h.at < to)
-            .count()
+        self.hits.iter().filter(|h| !h.probe && h.at >= from && h.at < to).count()
     }
 
     pub fn probes_between(&self, from: Millis, to: Millis) -> usize {
-        self.hits
-            .iter()
-            .filter(|h| h.probe && h.at >= from && h.at < to)
-            .count()
+        self.hits.iter().filter(|h| h.probe && h.at >= from && h.at < to).count()
     }
 
     pub fn retries(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|(_, e)| matches!(e, Event::Retry { .. }))
-            .count()
+        self.events.iter().filter(|(_, e)| matches!(e, Event::Retry { .. })).count()
     }
 }
