@@ -1,0 +1,507 @@
+// A local stand-in for the backend proxy in front of Plex that fails on demand.
+// It serves the proxy's URL shapes (video with Range, transcode playlist, PNG
+// thumbnails and posters, metadata, identity) and, per session and per route,
+// answers healthy, hangs, stalls, returns 5xx / 429, resets the connection...
+// Browser tests use a session each (`/s/{session}/...`); a control API under
+// `/__fault/` switches the faults and reports counts and a request log.
+//
+//   node www/fault-server.mjs [--port N]     (or env PORT; --port 0 = any free port)
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createImage, drawTextCentered, fitScale, toPng } from './png.mjs';
+
+const MEDIA_DIR = fileURLToPath(new URL('./media/', import.meta.url));
+const GENERATED_VIDEO_BYTES = 512 * 1024;
+const LOG_LIMIT = 500;
+const MAX_CONTROL_BODY = 64 * 1024;
+const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const SESSION_PREFIX = /^\/s\/([A-Za-z0-9_.-]{1,64})(\/.*)$/;
+const ID = '([A-Za-z0-9_-]+)'; // ids are sanitised by only matching these characters
+
+// ---------------------------------------------------------------------------
+// Route table: name (the key used by the control API and counts), path pattern
+// (after the session prefix), handler returning { status, headers, body }.
+
+const ROUTES = [
+  { name: 'video', pattern: new RegExp(`^/api/v1/proxy/plex/stream/${ID}$`), handle: serveVideo },
+  { name: 'transcode', pattern: /^\/api\/v1\/proxy\/plex\/video\/:\/transcode\/universal\//, handle: serveTranscode },
+  { name: 'thumbnail', pattern: /^\/api\/v1\/proxy\/plex\/photo\/:\/transcode$/, handle: serveThumbnail },
+  { name: 'poster', pattern: new RegExp(`^/api/v1/display/plex/${ID}$`), handle: servePoster },
+  { name: 'metadata', pattern: new RegExp(`^/api/v1/play/${ID}$`), handle: serveMetadata },
+  { name: 'identity', pattern: /^\/api\/v1\/proxy\/plex\/identity$/, handle: serveIdentity },
+];
+const ROUTE_NAMES = ROUTES.map((r) => r.name);
+
+async function serveVideo({ match, headers }) {
+  const id = match[1];
+  let bytes;
+  try {
+    bytes = await fs.promises.readFile(path.join(MEDIA_DIR, `${id}.webm`));
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    bytes = generatedVideo(id);
+  }
+  return rangeReply(bytes, headers.range, { 'Content-Type': 'video/webm', 'Accept-Ranges': 'bytes' });
+}
+
+// Deterministic pseudo-random bytes (xorshift32 seeded by the id's FNV-1a hash).
+function generatedVideo(id) {
+  let x = 0x811c9dc5;
+  for (const c of Buffer.from(id)) x = Math.imul(x ^ c, 0x01000193);
+  x = x >>> 0 || 1;
+  const bytes = Buffer.alloc(GENERATED_VIDEO_BYTES);
+  for (let i = 0; i < bytes.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+// 200 with the whole body, 206 for one satisfiable range, 416 for an unsatisfiable
+// one. Malformed or multi-range headers are ignored (whole body), as RFC 9110 allows.
+function rangeReply(bytes, rangeHeader, headers) {
+  const size = bytes.length;
+  const m = /^bytes=(\d*)-(\d*)$/.exec((rangeHeader ?? '').trim());
+  if (!m || (m[1] === '' && m[2] === '')) return { status: 200, headers, body: bytes };
+  let start;
+  let end;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return unsatisfiable(size, headers);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    if (m[2] !== '' && Number(m[2]) < start) return { status: 200, headers, body: bytes };
+    if (start >= size) return unsatisfiable(size, headers);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return {
+    status: 206,
+    headers: { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}` },
+    body: bytes.subarray(start, end + 1),
+  };
+}
+
+function unsatisfiable(size, headers) {
+  return { ...jsonReply(416, { error: 'Range Not Satisfiable' }), headers: { ...headers, 'Content-Range': `bytes */${size}` } };
+}
+
+function serveTranscode({ prefix }) {
+  const body = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:3',
+    '#EXT-X-TARGETDURATION:10',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXTINF:10.0,',
+    `${prefix}/api/v1/proxy/plex/stream/1`,
+    '#EXT-X-ENDLIST',
+    '',
+  ].join('\n');
+  return { status: 200, headers: { 'Content-Type': 'application/vnd.apple.mpegurl' }, body: Buffer.from(body) };
+}
+
+// ?width=240&height=135&url=/library/parts/{partId}/indexes/sd/{ms}: a PNG showing
+// mm:ss of `ms` on a background whose hue moves with `ms`.
+function serveThumbnail({ query }) {
+  const m = new RegExp(`^/library/parts/${ID}/indexes/sd/(\\d+)$`).exec(query.get('url') ?? '');
+  if (!m) return jsonReply(400, { error: 'url must be /library/parts/{partId}/indexes/sd/{ms}', parameter: 'url' });
+  const ms = Number(m[2]);
+  const width = clampInt(query.get('width'), 240, 640);
+  const height = clampInt(query.get('height'), 135, 360);
+  const seconds = Math.floor(ms / 1000);
+  const label = `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+  const img = createImage(width, height, hsl((seconds * 3) % 360, 0.55, 0.35));
+  drawTextCentered(img, label, height / 2, fitScale(label, width * 0.8, height * 0.5), [255, 255, 255]);
+  return pngReply(img);
+}
+
+function servePoster({ match }) {
+  const id = match[1];
+  const img = createImage(320, 180, [24, 32, 56]);
+  drawTextCentered(img, 'POSTER', 60, fitScale('POSTER', 320 * 0.8, 50), [255, 255, 255]);
+  drawTextCentered(img, id, 130, fitScale(id, 320 * 0.8, 35), [250, 200, 80]);
+  return pngReply(img);
+}
+
+function serveMetadata({ match, prefix }) {
+  const id = match[1];
+  return jsonReply(200, {
+    id,
+    title: `Fault server video ${id}`,
+    durationMs: 600_000,
+    partId: id,
+    videoUrl: `${prefix}/api/v1/proxy/plex/stream/${id}`,
+    posterUrl: `${prefix}/api/v1/display/plex/${id}`,
+    thumbnailStepMs: 10_000,
+  });
+}
+
+function serveIdentity() {
+  return jsonReply(200, { MediaContainer: { machineIdentifier: 'fault-server', version: '1.0' } });
+}
+
+function jsonReply(status, value) {
+  return { status, headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
+}
+
+function pngReply(img) {
+  return { status: 200, headers: { 'Content-Type': 'image/png', 'Cache-Control': 'max-age=3600' }, body: toPng(img) };
+}
+
+function clampInt(text, fallback, max) {
+  const n = Number.parseInt(text ?? '', 10);
+  return Number.isFinite(n) ? Math.min(Math.max(n, 1), max) : fallback;
+}
+
+function hsl(h, s, l) {
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+// ---------------------------------------------------------------------------
+// Fault table: how each mode answers. `status` replaces the route's answer with a
+// canned error; `delayMs` (the default, overridable) waits before answering;
+// `retryAfter` adds a Retry-After header; `deliver` changes how it is delivered.
+// `flapping` is resolved to healthy or its flapMode before this table is used.
+
+const FAULTS = {
+  healthy: {},
+  hang: { deliver: 'hang' },
+  'slow-headers': { delayMs: 5000 },
+  'slow-body': { deliver: 'half' },
+  'gateway-timeout': { status: 504, delayMs: 0 },
+  'bad-gateway': { status: 502 },
+  unavailable: { status: 503 },
+  'too-many': { status: 429, retryAfter: true },
+  'retry-after': { status: 503, retryAfter: true },
+  reset: { deliver: 'reset' },
+  empty: { deliver: 'empty' },
+  flapping: {},
+};
+const MODES = Object.keys(FAULTS);
+const HEALTHY = Object.freeze({ mode: 'healthy' });
+
+// Flapping starts in its fault phase when set, then alternates every periodMs.
+function effectiveMode(fault, now) {
+  if (fault.mode !== 'flapping') return fault.mode;
+  return Math.floor((now - fault.setAt) / fault.periodMs) % 2 === 0 ? fault.flapMode : 'healthy';
+}
+
+// The fault for this request; a fault with `remaining` (times=N) is used up after N.
+function takeFault(session, route) {
+  const fault = session.faults[route];
+  if (fault.remaining !== undefined && --fault.remaining <= 0) session.faults[route] = HEALTHY;
+  return fault;
+}
+
+// ---------------------------------------------------------------------------
+// Sessions: faults per route, counts of requests received, a request log, and the
+// sockets of requests still being answered (so a reset can end hung ones).
+
+function newSession() {
+  return {
+    faults: Object.fromEntries(ROUTE_NAMES.map((r) => [r, HEALTHY])),
+    counts: Object.fromEntries([...ROUTE_NAMES, 'total'].map((r) => [r, 0])),
+    log: [],
+    inflight: new Set(),
+  };
+}
+
+function endInflight(session) {
+  for (const socket of session.inflight) socket.destroy();
+  session.inflight.clear();
+}
+
+// Query parameters whose name mentions "token" (X-Plex-Token...) are redacted.
+function redactQuery(search) {
+  return search.replace(/([?&][^=&]*token[^=&]*=)[^&]*/gi, '$1REDACTED');
+}
+
+// ---------------------------------------------------------------------------
+
+export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
+  const started = performance.now();
+  const sessions = new Map();
+  const sessionFor = (name) => {
+    if (!sessions.has(name)) sessions.set(name, newSession());
+    return sessions.get(name);
+  };
+  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
+
+  async function serveRoute(req, res, route, match, url, name, prefix) {
+    const session = sessionFor(name);
+    session.counts[route.name]++;
+    session.counts.total++;
+    session.inflight.add(req.socket);
+    res.on('close', () => session.inflight.delete(req.socket));
+
+    const fault = takeFault(session, route.name);
+    const mode = effectiveMode(fault, Date.now());
+    const spec = FAULTS[mode];
+    const entry = { t: elapsed(), route: route.name, method: req.method, status: null, mode, path: url.pathname + redactQuery(url.search) };
+    session.log.push(entry);
+    if (session.log.length > LOG_LIMIT) session.log.shift();
+
+    if (spec.deliver === 'hang') {
+      entry.status = 'hang';
+      return; // never answered; the socket stays open until reset/close or the client gives up
+    }
+    if (spec.deliver === 'reset') {
+      entry.status = 'reset';
+      if (req.socket.resetAndDestroy) req.socket.resetAndDestroy();
+      else req.socket.destroy();
+      return;
+    }
+
+    let reply = spec.status
+      ? jsonReply(spec.status, { error: http.STATUS_CODES[spec.status], fault: mode })
+      : await route.handle({ match, query: url.searchParams, headers: req.headers, prefix });
+    if (spec.deliver === 'empty') reply = { status: 200, headers: { 'Content-Type': reply.headers['Content-Type'] }, body: Buffer.alloc(0) };
+    if (spec.retryAfter) reply.headers['Retry-After'] = fault.retryAfter;
+    if (mode !== 'healthy') reply.headers['X-Fault-Mode'] = mode;
+    entry.status = reply.status;
+
+    const delayMs = 'delayMs' in spec ? fault.delayMs : 0; // not in flapping's healthy phase
+    if (delayMs > 0) {
+      const answered = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(true), delayMs);
+        res.on('close', () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (!answered) return;
+    }
+    send(res, req.method, reply, spec.deliver === 'half');
+  }
+
+  // ---- control API -------------------------------------------------------
+
+  const CONTROL = {
+    health: () => ({ ok: true }),
+
+    set(p) {
+      const session = controlSession(p);
+      if (!p.route) throw badParam('route', 'route is required', [...ROUTE_NAMES, 'all']);
+      if (p.route !== 'all' && !ROUTE_NAMES.includes(p.route)) throw badParam('route', `unknown route '${p.route}'`, [...ROUTE_NAMES, 'all']);
+      if (!p.mode) throw badParam('mode', 'mode is required', MODES);
+      if (!MODES.includes(p.mode)) throw badParam('mode', `unknown mode '${p.mode}'`, MODES);
+      const fault = parseFault(p);
+      for (const route of p.route === 'all' ? ROUTE_NAMES : [p.route]) session.faults[route] = { ...fault };
+      return stateOf(p.session, session);
+    },
+
+    reset(p) {
+      if (p.session === undefined) {
+        for (const session of sessions.values()) endInflight(session);
+        sessions.clear();
+        return { ok: true, reset: 'all' };
+      }
+      const old = sessions.get(controlSessionName(p));
+      if (old) endInflight(old);
+      sessions.set(p.session, newSession());
+      return { ok: true, reset: p.session };
+    },
+
+    counts: (p) => controlSession(p).counts,
+
+    state: (p) => stateOf(p.session, controlSession(p)),
+
+    log(p) {
+      const session = controlSession(p);
+      if (p.since === undefined) return session.log;
+      const since = Number(p.since);
+      if (p.since === '' || !Number.isFinite(since)) throw badParam('since', `since must be a number of ms, got '${p.since}'`);
+      return session.log.filter((e) => e.t > since);
+    },
+  };
+
+  function controlSessionName(p) {
+    p.session ??= 'default';
+    if (!SESSION_NAME.test(p.session)) throw badParam('session', `session must match ${SESSION_NAME}, got '${p.session}'`);
+    return p.session;
+  }
+  const controlSession = (p) => sessionFor(controlSessionName(p));
+
+  async function control(req, res, url) {
+    const endpoint = url.pathname.slice('/__fault/'.length);
+    const handler = Object.hasOwn(CONTROL, endpoint) && CONTROL[endpoint];
+    if (!handler) return send(res, req.method, jsonReply(404, { error: 'unknown control endpoint', endpoints: Object.keys(CONTROL) }));
+    if (req.method !== 'GET' && req.method !== 'POST') return send(res, req.method, jsonReply(405, { error: 'use GET or POST' }));
+    try {
+      const params = { ...Object.fromEntries(url.searchParams), ...(req.method === 'POST' ? await readJsonBody(req) : {}) };
+      for (const [k, v] of Object.entries(params)) params[k] = String(v);
+      const reply = jsonReply(200, handler(params));
+      reply.headers['Cache-Control'] = 'no-store';
+      send(res, req.method, reply);
+    } catch (err) {
+      if (!err.parameter) throw err;
+      send(res, req.method, jsonReply(400, { error: err.message, parameter: err.parameter, ...(err.allowed && { allowed: err.allowed }) }));
+    }
+  }
+
+  // ---- dispatch ----------------------------------------------------------
+
+  async function handle(req, res) {
+    setCors(req, res);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
+    const url = new URL(`http://localhost${req.url.startsWith('/') ? req.url : `/${req.url}`}`);
+    if (url.pathname.startsWith('/__fault/')) return control(req, res, url);
+
+    const prefixed = SESSION_PREFIX.exec(url.pathname);
+    const [name, prefix, rest] = prefixed ? [prefixed[1], `/s/${prefixed[1]}`, prefixed[2]] : ['default', '', url.pathname];
+    for (const route of ROUTES) {
+      const match = route.pattern.exec(rest);
+      if (!match) continue;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD, OPTIONS');
+        return send(res, req.method, jsonReply(405, { error: 'Method Not Allowed' }));
+      }
+      return serveRoute(req, res, route, match, url, name, prefix);
+    }
+    send(res, req.method, jsonReply(404, { error: 'Not Found', path: url.pathname }));
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (res.headersSent) res.destroy();
+      else send(res, req.method, jsonReply(500, { error: String(err?.message ?? err) }));
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const actualPort = server.address().port;
+      resolve({
+        url: `http://${host}:${actualPort}`,
+        port: actualPort,
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+            server.closeAllConnections(); // including hung and stalled ones
+          }),
+      });
+    });
+  });
+}
+
+function parseFault(p) {
+  const fault = { mode: p.mode };
+  if (p.mode === 'flapping') {
+    fault.flapMode = p.flapMode ?? 'unavailable';
+    if (fault.flapMode === 'flapping' || !MODES.includes(fault.flapMode)) {
+      throw badParam('flapMode', `flapMode must be a mode other than flapping, got '${fault.flapMode}'`, MODES.filter((m) => m !== 'flapping'));
+    }
+    fault.periodMs = intParam(p, 'periodMs', 1) ?? 2000;
+    fault.setAt = Date.now();
+  }
+  const applied = FAULTS[fault.flapMode ?? p.mode];
+  if ('delayMs' in applied) fault.delayMs = intParam(p, 'delayMs', 0) ?? applied.delayMs;
+  if (applied.retryAfter) {
+    fault.retryAfter = p.retryAfter ?? '1';
+    if (!/^[\x20-\x7e]{1,100}$/.test(fault.retryAfter)) throw badParam('retryAfter', 'retryAfter must be 1-100 printable ASCII characters');
+  }
+  const times = intParam(p, 'times', 1);
+  if (times !== undefined) fault.remaining = times;
+  return fault;
+}
+
+function intParam(p, name, min) {
+  if (p[name] === undefined) return undefined;
+  const n = Number(p[name]);
+  if (p[name] === '' || !Number.isInteger(n) || n < min) throw badParam(name, `${name} must be an integer >= ${min}, got '${p[name]}'`);
+  return n;
+}
+
+function badParam(parameter, message, allowed) {
+  return Object.assign(new Error(message), { parameter, allowed });
+}
+
+function stateOf(name, session) {
+  const routes = Object.fromEntries(Object.entries(session.faults).map(([r, { setAt, ...fault }]) => [r, fault]));
+  return { session: name, routes };
+}
+
+async function readJsonBody(req) {
+  let text = '';
+  for await (const part of req) {
+    text += part;
+    if (text.length > MAX_CONTROL_BODY) throw badParam('body', 'body too large');
+  }
+  if (text.trim() === '') return {};
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw badParam('body', 'body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badParam('body', 'body must be a JSON object');
+  return value;
+}
+
+function setCors(req, res) {
+  const requested = req.headers['access-control-request-headers'];
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Allow-Headers', requested ? `*, ${requested}` : '*');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
+  res.setHeader('Access-Control-Expose-Headers', 'Retry-After, Content-Range, Accept-Ranges, Content-Length, X-Fault-Mode');
+  res.setHeader('Access-Control-Max-Age', '600');
+  res.setHeader('Timing-Allow-Origin', '*');
+  if (req.headers['access-control-request-private-network'] === 'true') {
+    res.setHeader('Access-Control-Allow-Private-Network', 'true');
+  }
+}
+
+// Sends a reply; with `half`, only the first half of the body, and the response
+// is never ended (the body stalls until the client, a reset or close() gives up).
+function send(res, method, { status, headers, body }, half = false) {
+  res.writeHead(status, { ...headers, 'Content-Length': body.length });
+  if (!half) {
+    res.end(method === 'HEAD' ? undefined : body);
+    return;
+  }
+  res.flushHeaders();
+  if (method !== 'HEAD') res.write(body.subarray(0, Math.floor(body.length / 2)));
+}
+
+// ---------------------------------------------------------------------------
+// Command line.
+
+function cliPort(argv, env) {
+  const i = argv.findIndex((a) => a === '--port' || a.startsWith('--port='));
+  const text = i < 0 ? env.PORT ?? '8787' : argv[i].startsWith('--port=') ? argv[i].slice(7) : argv[i + 1];
+  const port = Number(text);
+  if (text === undefined || text === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`port must be an integer 0-65535, got '${text}'`);
+  }
+  return port;
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const { url, close } = await startFaultServer({ port: cliPort(process.argv.slice(2), process.env) });
+    console.log(`fault server listening on ${url}`);
+    const stop = () => close().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  } catch (err) {
+    console.error(`fault server: ${err.message}`);
+    process.exit(1);
+  }
+}
