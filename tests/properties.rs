@@ -4,11 +4,12 @@
 
 mod sim;
 
-use player_resilience::engine::breaker::BreakerState;
+use player_resilience::engine::breaker::{BreakerSnapshot, BreakerState};
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::Signal;
-use player_resilience::engine::resilience::{Engine, EngineSnapshot, Next, Report, RequestId, Start};
+use player_resilience::engine::resilience::{Engine, EngineSnapshot, Next, Report, RequestId, ServiceSnapshot, Start};
+use player_resilience::engine::value::Value;
 use player_resilience::engine::Millis;
 use proptest::prelude::*;
 use sim::{Reply, Sim, FAST_MS};
@@ -116,6 +117,7 @@ enum Op {
     Probe(Outcome),
     Online(bool),
     Visible(bool),
+    Prober(bool),
     RetryNow,
     Reset(bool),
     Restore(u32, u64, Vec<(String, u8, u64, u32)>),
@@ -133,6 +135,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => outcome().prop_map(Op::Probe),
         1 => any::<bool>().prop_map(Op::Online),
         1 => any::<bool>().prop_map(Op::Visible),
+        1 => any::<bool>().prop_map(Op::Prober),
         1 => Just(Op::RetryNow),
         1 => any::<bool>().prop_map(Op::Reset),
         1 => (0u32..3, any::<u64>(), proptest::collection::vec((prop_oneof![Just("plex".to_string()), Just("api".to_string()), ".{0,8}"], 0u8..4, any::<u64>(), any::<u32>()), 0..4))
@@ -186,20 +189,25 @@ proptest! {
                 }
                 Op::Online(on) => engine.set_online(now, on),
                 Op::Visible(on) => engine.set_visible(now, on),
+                Op::Prober(on) => engine.set_prober(now, on),
                 Op::RetryNow => engine.retry_now(now),
                 Op::Reset(isolate) => {
                     if isolate { engine.isolate(now, "plex"); } else { engine.reset(now, "plex"); }
                     prop_assert!(!engine.reset(now, "no-such-service"));
                 }
                 Op::Restore(version, saved_at, services) => {
-                    let snapshot: EngineSnapshot = serde_json::from_value(serde_json::json!({
-                        "version": version,
-                        "savedAt": saved_at,
-                        "services": services.iter().map(|(name, s, remaining, reopen)| serde_json::json!({
-                            "name": name,
-                            "breaker": { "state": state(*s), "openRemainingMs": remaining, "reopenCount": reopen },
-                        })).collect::<Vec<_>>(),
-                    })).unwrap();
+                    let snapshot = EngineSnapshot {
+                        version,
+                        saved_at,
+                        services: services.iter().map(|(name, s, remaining, reopen)| ServiceSnapshot {
+                            name: name.clone(),
+                            breaker: BreakerSnapshot { state: state(*s), open_remaining_ms: *remaining, reopen_count: *reopen },
+                        }).collect(),
+                    };
+                    // What JS can hold (numbers up to 2^53) comes back the same through a Value.
+                    let exact = saved_at <= 1 << 53 && services.iter().all(|(_, _, remaining, _)| *remaining <= 1 << 53);
+                    let back = EngineSnapshot::from_value(&snapshot.to_value());
+                    prop_assert_eq!(back.as_ref(), exact.then_some(&snapshot));
                     let _ = engine.restore(&snapshot, now, saved_at.wrapping_add(now));
                 }
                 Op::Playback(n) => {
@@ -219,19 +227,67 @@ proptest! {
             while engine.poll_event().is_some() {}
         }
         let _ = engine.metrics(now);
-        let _ = serde_json::to_string(&engine.snapshot(now, 0)).unwrap();
+        let json = engine.snapshot(now, 0).to_value().to_json();
+        prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "{}", json);
     }
 
-    /// Arbitrary JSON never panics the config reader, and whatever it accepts is valid.
+    /// Arbitrary JSON-like values never panic the config reader, and whatever it
+    /// accepts is valid.
     #[test]
-    fn any_json_config_is_accepted_valid_or_rejected_with_a_field(json in r#"\{("(enabled|retry|timeouts|breaker|services|probe)": ?(true|1|-1|"x"|\{"maxAttempts": ?[0-9]{1,3}\}|\[\]|\{\}),?){0,4}\}"#) {
-        let mut de = serde_json::Deserializer::from_str(&json);
-        match Config::from_deserializer(&mut de) {
+    fn any_config_value_is_accepted_valid_or_rejected_with_a_field(
+        value in prop_oneof![json_like(), prop::collection::vec((config_key(), json_like()), 0..6).prop_map(Value::Object)],
+    ) {
+        match Config::from_value(&value) {
             Ok(config) => prop_assert_eq!(config.validate(), Ok(())),
-            Err(e) => prop_assert!(!e.field.is_empty() && !e.rule.is_empty()),
+            Err(e) => prop_assert!(!e.field.is_empty() && !e.rule.is_empty() && !e.value.is_empty(), "{:?}", e),
         }
     }
+}
 
+/// Keys of the config (and a stranger), so generated objects reach deep.
+fn config_key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "enabled",
+        "retry",
+        "maxAttempts",
+        "timeouts",
+        "videoMs",
+        "breaker",
+        "services",
+        "name",
+        "match",
+        "probeUrl",
+        "openMs",
+        "probe",
+        "classes",
+        "class",
+        "secrets",
+        "notices",
+        "messages",
+        "slow",
+        "jitter",
+        "factor",
+        "x",
+    ])
+    .prop_map(String::from)
+}
+
+/// JSON-like values made of the config's keys and edge-case leaves.
+fn json_like() -> impl Strategy<Value = Value> {
+    let number = prop::sample::select(vec![0.0, 1.0, -1.0, 2.5, 3.0, 5_000.0, f64::NAN, f64::INFINITY, 1e300]);
+    let text = prop::sample::select(vec!["", "x", "plex", "/a", "full", "video", "GET"]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        number.prop_map(Value::Number),
+        text.prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((config_key(), inner), 0..6).prop_map(Value::Object),
+        ]
+    })
 }
 
 proptest! {

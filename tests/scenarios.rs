@@ -6,7 +6,7 @@ mod sim;
 use player_resilience::engine::breaker::BreakerState::{self, Closed, HalfOpen, Open};
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::NoticeKind::{self, Offline, Online, Restored, Retrying, Slow, Unavailable};
-use player_resilience::engine::resilience::{Engine, Failure, RestoreError, Start};
+use player_resilience::engine::resilience::{Engine, EngineSnapshot, Failure, RestoreError, Start};
 use player_resilience::engine::Millis;
 use sim::{Ended, Reply, Sim, FAST_MS, WALL_START_MS};
 
@@ -36,10 +36,10 @@ fn player(sim: &mut Sim, until: Millis) {
 
 fn no_secret_anywhere(sim: &Sim) {
     for (_, event) in &sim.events {
-        let json = serde_json::to_string(event).unwrap();
+        let json = event.to_value().to_json();
         assert!(!json.contains("secret-token"), "token leaked into {json}");
     }
-    let metrics = serde_json::to_string(&sim.engine.metrics(sim.now)).unwrap();
+    let metrics = sim.engine.metrics(sim.now).to_value().to_json();
     assert!(!metrics.contains("secret-token"));
 }
 
@@ -261,7 +261,7 @@ fn an_eight_hour_outage_costs_the_server_one_probe_a_minute_at_most() {
     // metrics saw almost eight hours open.
     let closed = sim.first_transition_to("plex", Closed).unwrap();
     assert!(closed > back && closed - back <= 2 * MINUTE);
-    let metrics = serde_json::to_value(sim.engine.metrics(sim.now)).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(&sim.engine.metrics(sim.now).to_value().to_json()).unwrap();
     let open_ms = metrics["services"][0]["timeInStateMs"]["open"].as_u64().unwrap();
     assert!(open_ms > 8 * HOUR - 5 * MINUTE, "open for {open_ms} ms");
 }
@@ -296,12 +296,12 @@ fn a_reload_during_an_outage_does_not_hammer_the_server() {
     player(&mut sim, 30 * SECOND);
     sim.run_until(30 * SECOND);
     assert_eq!(sim.engine.state(0), Some(Open));
-    let stored = serde_json::to_string(&sim.engine.snapshot(sim.now, WALL_START_MS + sim.now)).unwrap();
+    let stored = sim.engine.snapshot(sim.now, WALL_START_MS + sim.now).to_value().to_json();
     assert!(!stored.contains("secret-token") && !stored.contains("/api/"));
 
     // ...when the page reloads 10 s later (a new engine, its clock from zero)...
     let mut engine = Engine::new(Sim::config(), 9, 0);
-    let snapshot = serde_json::from_str(&stored).unwrap();
+    let snapshot = EngineSnapshot::from_value(&sim::json::parse(&stored)).unwrap();
     engine.restore(&snapshot, 0, WALL_START_MS + 40 * SECOND).unwrap();
 
     // ...then it starts open: the first request fails fast instead of hitting the server.
@@ -325,12 +325,12 @@ fn stale_foreign_or_future_snapshots_are_ignored() {
     assert_eq!(e.restore(&snapshot, 0, WALL_START_MS - HOUR), Err(RestoreError::FromTheFuture));
 
     let mut e = fresh();
-    let foreign = player_resilience::engine::resilience::EngineSnapshot { version: 99, ..snapshot.clone() };
+    let foreign = EngineSnapshot { version: 99, ..snapshot.clone() };
     assert_eq!(e.restore(&foreign, 0, WALL_START_MS), Err(RestoreError::Version));
     assert_eq!(e.state(0), Some(Closed));
 
     // Corrupt JSON never becomes a snapshot at all.
-    assert!(serde_json::from_str::<player_resilience::engine::resilience::EngineSnapshot>(r#"{"version":1}"#).is_err());
+    assert_eq!(EngineSnapshot::from_value(&sim::json::parse(r#"{"version":1}"#)), None);
 
     // A good one is adopted.
     let mut e = fresh();
@@ -360,5 +360,90 @@ fn notice_kinds_are_in_the_catalogue_order() {
     // The notice keys the engine emits are the config's catalogue keys.
     for kind in [Slow, Retrying, Unavailable, NoticeKind::Fallback, Restored, Offline, Online] {
         assert!(player_resilience::engine::config::NOTICE_KEYS.contains(&kind.key()));
+    }
+}
+
+#[test]
+fn a_tab_that_is_not_the_prober_never_probes_nor_spins_until_it_becomes_the_prober() {
+    // Given a tab that another tab probes for, and a server that hangs for an hour.
+    let mut sim = Sim::new(Sim::config(), 10, hangs_between(0, HOUR));
+    sim.set_prober(false);
+    player(&mut sim, 2 * MINUTE);
+    sim.run_until(30 * MINUTE);
+
+    // Then its breaker opens as usual, but it never probes, nothing reaches the
+    // server while open, and no deadline is left in the past (the sim asserts that
+    // handle_timeout clears every deadline it sleeps until).
+    let opened = sim.first_transition_to("plex", Open).unwrap();
+    assert_eq!(sim.engine.state(0), Some(Open));
+    assert_eq!(sim.probes_between(0, 30 * MINUTE), 0);
+    assert_eq!(sim.requests_between(opened + 1, 30 * MINUTE), 0);
+    assert!(sim.engine.poll_timeout().map_or(true, |d| d > sim.now));
+    sim.set_prober(false);
+    assert_eq!(sim.probes_between(0, 30 * MINUTE + 1), 0);
+
+    // When it becomes the prober, a probe goes at once, and the schedule goes on.
+    sim.set_prober(true);
+    assert_eq!(sim.probes_between(30 * MINUTE, 30 * MINUTE + 1), 1);
+    sim.run_until(40 * MINUTE);
+    assert!(sim.probes_between(30 * MINUTE + 1, 40 * MINUTE) >= 5);
+    // And saying so again does not probe again.
+    sim.set_prober(true);
+    assert_eq!(sim.probes_between(40 * MINUTE, 40 * MINUTE + 1), 0);
+}
+
+#[test]
+fn a_non_prober_hears_of_recovery_from_the_prober_tab() {
+    // Given two tabs during an outage; only the first probes.
+    let mut prober = Sim::new(Sim::config(), 11, hangs_between(0, 3 * MINUTE));
+    let mut other = Sim::new(Sim::config(), 12, hangs_between(0, 3 * MINUTE));
+    other.set_prober(false);
+    player(&mut prober, 10 * MINUTE);
+    player(&mut other, 10 * MINUTE);
+    prober.run_until(6 * MINUTE);
+    other.run_until(6 * MINUTE);
+    assert_eq!(other.engine.state(0), Some(Open));
+
+    // When the prober's state (closed again) arrives, the other tab closes too, without a probe.
+    assert_eq!(prober.engine.state(0), Some(Closed));
+    let shared = prober.engine.snapshot(prober.now, WALL_START_MS + prober.now).to_value().to_json();
+    let snapshot = EngineSnapshot::from_value(&sim::json::parse(&shared)).unwrap();
+    other.engine.restore(&snapshot, other.now, WALL_START_MS + other.now).unwrap();
+    assert_eq!(other.engine.state(0), Some(Closed));
+    other.run_until(10 * MINUTE);
+    assert_eq!(other.probes_between(0, 10 * MINUTE), 0);
+    assert_eq!(other.engine.state(0), Some(Closed));
+}
+
+#[test]
+fn restoring_a_tabs_own_state_changes_nothing_and_says_nothing() {
+    // Given a tab whose `plex` breaker is open and whose `api` breaker went half-open
+    // by time (it has no probe URL).
+    let mut sim = Sim::new(Sim::config(), 13, |_, url| {
+        if url.contains("/proxy/plex/") || url.contains("/play/") {
+            Reply::Status(503, FAST_MS)
+        } else {
+            Reply::Status(200, FAST_MS)
+        }
+    });
+    player(&mut sim, 20 * SECOND);
+    sim.every(0, 20 * SECOND, SECOND, "/api/v1/play/1");
+    sim.run_until(20 * SECOND);
+    let api = sim.engine.service_index("api").unwrap();
+    assert_eq!(sim.engine.state(0), Some(Open));
+    let opened = sim.first_transition_to("api", Open).unwrap();
+    sim.run_until(opened + 30 * SECOND);
+    assert_eq!(sim.engine.state(api), Some(HalfOpen));
+    while sim.engine.poll_event().is_some() {}
+
+    // When it restores its own snapshot, twice (as a cross-tab echo would)...
+    for _ in 0..2 {
+        let wall = WALL_START_MS + sim.now;
+        let snapshot = sim.engine.snapshot(sim.now, wall);
+        sim.engine.restore(&snapshot, sim.now, wall).unwrap();
+        // ...then no state event and no notice comes out, and the states stay.
+        assert_eq!(sim.engine.poll_event(), None);
+        assert_eq!(sim.engine.state(0), Some(Open));
+        assert_eq!(sim.engine.state(api), Some(HalfOpen));
     }
 }

@@ -12,15 +12,14 @@
 //! with `trial = true`), whatever the state is by then. The counter is never reset,
 //! so trials still in flight from an earlier half-open period keep their slots.
 
-use serde::{Deserialize, Serialize};
-
-use super::config::BreakerConfig;
+use super::config::{BreakerConfig, ConfigError};
+use super::reader::{one_of, whole, whole_u32, ObjectReader, MAX_SAFE};
+use super::value::Value;
 use super::window::RollingWindow;
 use super::Millis;
 
 /// A breaker's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BreakerState {
     /// Calls flow; failures are counted.
     Closed,
@@ -45,6 +44,11 @@ impl BreakerState {
             BreakerState::HalfOpen => "halfOpen",
             BreakerState::Isolated => "isolated",
         }
+    }
+
+    /// The state named `name` (as [`BreakerState::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -92,8 +96,7 @@ pub enum Recovery {
 }
 
 /// A breaker's persisted state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerSnapshot {
     /// The state when taken.
     pub state: BreakerState,
@@ -101,6 +104,32 @@ pub struct BreakerSnapshot {
     pub open_remaining_ms: Millis,
     /// Reopens from half-open since the last close.
     pub reopen_count: u32,
+}
+
+impl BreakerSnapshot {
+    /// `{"state", "openRemainingMs", "reopenCount"}`, the state in camelCase.
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("state", self.state.as_str().into()),
+            ("openRemainingMs", self.open_remaining_ms.into()),
+            ("reopenCount", self.reopen_count.into()),
+        ])
+    }
+
+    /// Reads what [`BreakerSnapshot::to_value`] wrote; `None` for anything else
+    /// (missing or unknown fields, wrong types, negative or fractional numbers).
+    pub fn from_value(value: &Value) -> Option<Self> {
+        ObjectReader::new(String::new(), value).and_then(Self::read).ok()
+    }
+
+    pub(crate) fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let snapshot = Self {
+            state: r.required("state", |p, v| one_of(p, v, "closed, open, halfOpen, isolated", BreakerState::parse))?,
+            open_remaining_ms: r.required("openRemainingMs", |p, v| whole(p, v, MAX_SAFE))?,
+            reopen_count: r.required("reopenCount", whole_u32)?,
+        };
+        r.finish().map(|()| snapshot)
+    }
 }
 
 /// One service's circuit breaker.
@@ -277,9 +306,14 @@ impl Breaker {
 
     /// Takes on a persisted state (its `open_remaining_ms` already adjusted for the
     /// time elapsed). Open keeps at most `max_open_ms`; HalfOpen comes back as Open
-    /// with no time left (cautious: it goes half-open again on recovery); Closed
-    /// comes back with empty counts and no reopen streak. Trials in flight are kept.
+    /// with no time left (cautious: it goes half-open again on recovery), except on a
+    /// breaker already half-open, which is left as it is; Closed comes back with empty
+    /// counts and no reopen streak. Trials in flight are kept. A transition only if
+    /// the state changed.
     pub fn restore(&mut self, snapshot: &BreakerSnapshot, now: Millis) -> Option<Transition> {
+        if snapshot.state == BreakerState::HalfOpen && self.state == BreakerState::HalfOpen {
+            return None;
+        }
         self.consecutive = 0;
         self.window.clear();
         self.trial_successes = 0;
@@ -706,11 +740,44 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_serialises_in_camel_case() {
+    fn snapshot_converts_in_camel_case_and_back() {
         let snap = BreakerSnapshot { state: HalfOpen, open_remaining_ms: 5, reopen_count: 2 };
-        let json = serde_json::to_string(&snap).unwrap();
+        let json = snap.to_value().to_json();
         assert_eq!(json, r#"{"state":"halfOpen","openRemainingMs":5,"reopenCount":2}"#);
-        assert_eq!(serde_json::from_str::<BreakerSnapshot>(&json).unwrap(), snap);
+        assert_eq!(BreakerSnapshot::from_value(&snap.to_value()), Some(snap));
+        for state in BreakerState::ALL {
+            assert_eq!(BreakerState::parse(state.as_str()), Some(state));
+        }
+        for bad in [
+            r#"{"state":"halfopen","openRemainingMs":5,"reopenCount":2}"#,
+            r#"{"state":"open","openRemainingMs":-5,"reopenCount":2}"#,
+            r#"{"state":"open","openRemainingMs":5,"reopenCount":2.5}"#,
+            r#"{"state":"open","openRemainingMs":5,"reopenCount":4294967296}"#,
+            r#"{"state":"open","openRemainingMs":5}"#,
+            r#"{"state":"open","openRemainingMs":5,"reopenCount":2,"extra":0}"#,
+            r#"{"state":"open","openRemainingMs":"5","reopenCount":2}"#,
+            r#"["open",5,2]"#,
+        ] {
+            assert_eq!(BreakerSnapshot::from_value(&crate::engine::value::from_json_text(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn restoring_the_same_state_is_no_transition() {
+        let mut b = timer();
+        open_at(&mut b, 1_000);
+        let snap = b.snapshot(1_500);
+        assert_eq!(b.restore(&snap, 1_500), None);
+        assert_eq!(b.state(), Open);
+        // A half-open breaker told "half-open" stays half-open, its trials running.
+        assert_eq!(b.admit(100_000).1, t(Open, HalfOpen, 100_000));
+        let half = b.snapshot(100_000);
+        assert_eq!(b.restore(&half, 100_001), None);
+        assert_eq!(b.state(), HalfOpen);
+        assert_eq!(b.admit(100_002).0, Admission::Trial);
+        // A closed one told "closed" stays closed.
+        let mut c = timer();
+        assert_eq!(c.restore(&c.snapshot(0), 0), None);
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Typed configuration with the design's defaults, and its validation.
 //!
 //! Field names are camelCase, as a JS caller writes them. Every field is optional and
-//! falls back to its default; unknown fields are an error. [`Config::from_deserializer`]
-//! reads any serde source (JSON in tests, a JS object in the browser) and validates
-//! it, so every error names the field path, the rule and the value given:
+//! falls back to its default; unknown fields are an error. [`Config::from_value`]
+//! reads a [`Value`] (what the browser layer makes of a JS object) and validates it,
+//! so every error names the field path, the rule and the value given:
 //! `retry.maxAttempts must be between 1 and 10, got 0`.
 
-use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::reader::{self, one_of, string, whole_u16, wrong, ObjectReader};
+use super::value::{format_number, Value};
 use super::Millis;
 
 /// A rejected configuration: which field, which rule, which value.
@@ -40,28 +41,57 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
-fn fail(path: &str, field: &str, rule: String, value: impl fmt::Display) -> ConfigError {
-    ConfigError { field: join(path, field), rule, value: value.to_string() }
+fn fail(path: &str, field: &str, rule: String, value: impl Into<String>) -> ConfigError {
+    ConfigError { field: join(path, field), rule, value: value.into() }
+}
+
+/// A number as shown in errors: integers as they are, floats by [`format_number`]
+/// (never through float `Display`, which would link the float formatter into wasm).
+trait Shown: PartialOrd + Copy {
+    fn shown(self) -> String;
+}
+
+impl Shown for u16 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for u32 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for u64 {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for usize {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for f64 {
+    fn shown(self) -> String {
+        format_number(self)
+    }
 }
 
 /// Checks `min <= value <= max`; NaN always fails.
-fn range<T: PartialOrd + fmt::Display + Copy>(
-    path: &str,
-    field: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<(), ConfigError> {
+fn range<T: Shown>(path: &str, field: &str, value: T, min: T, max: T) -> Result<(), ConfigError> {
     if value >= min && value <= max {
         Ok(())
     } else {
-        Err(fail(path, field, format!("be between {min} and {max}"), value))
+        Err(fail(path, field, format!("be between {} and {}", min.shown(), max.shown()), value.shown()))
     }
 }
 
 /// The whole configuration; `Config::default()` is the design's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Off by default: a disabled module is a pure pass-through.
     pub enabled: bool,
@@ -130,17 +160,33 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads a config from any serde source and validates it. Type errors and unknown
-    /// fields name their path too.
-    pub fn from_deserializer<'de, D: Deserializer<'de>>(d: D) -> Result<Self, ConfigError> {
-        let config: Config = serde_path_to_error::deserialize(d).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let rule = if message.starts_with("unknown field") { "be a known field" } else { "be well-formed" };
-            ConfigError { field: if path == "." { "config".into() } else { path }, rule: rule.into(), value: message }
-        })?;
+    /// Reads a config from a [`Value`] and validates it: `null` is every default,
+    /// like `{}`. Type errors and unknown fields name their path too.
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        let config = match value {
+            Value::Null => Config::default(),
+            other => Config::read(ObjectReader::new(String::new(), other)?)?,
+        };
         config.validate()?;
         Ok(config)
+    }
+
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Config::default();
+        let config = Config {
+            enabled: r.bool("enabled", d.enabled)?,
+            timeouts: r.object("timeouts", d.timeouts, TimeoutConfig::read)?,
+            retry: r.object("retry", d.retry, RetryConfig::read)?,
+            budget: r.object("budget", d.budget, BudgetConfig::read)?,
+            probe: r.object("probe", d.probe, ProbeConfig::read)?,
+            notices: r.object("notices", d.notices, NoticeConfig::read)?,
+            playback: r.object("playback", d.playback, PlaybackConfig::read)?,
+            persistence: r.object("persistence", d.persistence, PersistenceConfig::read)?,
+            services: r.list("services", d.services, |p, v| ServiceConfig::read(ObjectReader::new(p, v)?))?,
+            classes: r.list("classes", d.classes, |p, v| ClassRule::read(ObjectReader::new(p, v)?))?,
+            secrets: r.strings("secrets", d.secrets)?,
+        };
+        r.finish().map(|()| config)
     }
 
     /// Checks every field against its rule; the first broken rule is returned.
@@ -186,8 +232,7 @@ impl Config {
 }
 
 /// What kind of request a URL is; picks its timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RequestClass {
     /// The video stream (range requests).
     Video,
@@ -221,11 +266,15 @@ impl RequestClass {
             RequestClass::Probe => "probe",
         }
     }
+
+    /// The class named `name` (as [`RequestClass::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 /// Per-class timeouts (guardrails §5) and the soft deadline that triggers "slow".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimeoutConfig {
     /// Metadata (JSON) requests.
     pub metadata_ms: Millis,
@@ -249,6 +298,18 @@ impl Default for TimeoutConfig {
 const MAX_TIMEOUT_MS: Millis = 600_000;
 
 impl TimeoutConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            metadata_ms: r.millis("metadataMs", d.metadata_ms)?,
+            thumbnail_ms: r.millis("thumbnailMs", d.thumbnail_ms)?,
+            video_ms: r.millis("videoMs", d.video_ms)?,
+            transcode_ms: r.millis("transcodeMs", d.transcode_ms)?,
+            slow_ms: r.millis("slowMs", d.slow_ms)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "metadataMs", self.metadata_ms, 100, MAX_TIMEOUT_MS)?;
         range(p, "thumbnailMs", self.thumbnail_ms, 100, MAX_TIMEOUT_MS)?;
@@ -259,8 +320,7 @@ impl TimeoutConfig {
 }
 
 /// How backoff delays are randomised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Jitter {
     /// Uniform in `0..=exponential delay` (AWS "full jitter"): the default.
     Full,
@@ -272,9 +332,21 @@ pub enum Jitter {
     None,
 }
 
+impl Jitter {
+    /// The jitter named `name` in camelCase (`full`, `decorrelated`, `equal`, `none`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Jitter::Full),
+            "decorrelated" => Some(Jitter::Decorrelated),
+            "equal" => Some(Jitter::Equal),
+            "none" => Some(Jitter::None),
+            _ => None,
+        }
+    }
+}
+
 /// When and how failed requests are retried (guardrails §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
     /// Attempts in all, the first included.
     pub max_attempts: u32,
@@ -319,6 +391,25 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            max_attempts: r.u32("maxAttempts", d.max_attempts)?,
+            initial_delay_ms: r.millis("initialDelayMs", d.initial_delay_ms)?,
+            max_delay_ms: r.millis("maxDelayMs", d.max_delay_ms)?,
+            factor: r.f64("factor", d.factor)?,
+            jitter: r
+                .field("jitter", d.jitter, |p, v| one_of(p, v, "full, decorrelated, equal, none", Jitter::parse))?,
+            methods: r.strings("methods", d.methods)?,
+            statuses: r.list("statuses", d.statuses, whole_u16)?,
+            retry_timeouts: r.bool("retryTimeouts", d.retry_timeouts)?,
+            retry_network_errors: r.bool("retryNetworkErrors", d.retry_network_errors)?,
+            deadline_ms: r.millis("deadlineMs", d.deadline_ms)?,
+            max_retry_after_ms: r.millis("maxRetryAfterMs", d.max_retry_after_ms)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "maxAttempts", self.max_attempts, 1, 10)?;
         range(p, "initialDelayMs", self.initial_delay_ms, 0, 60_000)?;
@@ -339,8 +430,7 @@ impl RetryConfig {
 
 /// A retry budget like tower's and gRPC's: retries may be at most `ratio` of the
 /// requests seen in the last `windowMs`, plus a floor of `minPerSecond`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BudgetConfig {
     /// Retries allowed per request in the window (0.2 = one retry per five requests).
     pub ratio: f64,
@@ -357,6 +447,16 @@ impl Default for BudgetConfig {
 }
 
 impl BudgetConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            ratio: r.f64("ratio", d.ratio)?,
+            min_per_second: r.f64("minPerSecond", d.min_per_second)?,
+            window_ms: r.millis("windowMs", d.window_ms)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "ratio", self.ratio, 0.0, 1.0)?;
         range(p, "minPerSecond", self.min_per_second, 0.0, 100.0)?;
@@ -365,24 +465,33 @@ impl BudgetConfig {
 }
 
 /// One service: its URLs, its breaker and how to probe it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
     /// A short name: lower-case letters, digits, `-` or `_`.
     pub name: String,
     /// Substrings of the URL that route a request to this service.
-    #[serde(rename = "match")]
     pub matches: Vec<String>,
     /// A deep health endpoint. With one, an open breaker recovers through probes;
     /// without, it goes half-open when its open time has passed.
-    #[serde(default)]
     pub probe_url: Option<String>,
     /// The breaker's policy (fields not given take the defaults).
-    #[serde(default)]
     pub breaker: BreakerConfig,
 }
 
 impl ServiceConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let c = Self {
+            name: r.required("name", string)?,
+            matches: r.required("match", |p, v| reader::list(p, v, string))?,
+            probe_url: r.field("probeUrl", None, |p, v| match v {
+                Value::Null => Ok(None),
+                other => string(p, other).map(Some),
+            })?,
+            breaker: r.object("breaker", BreakerConfig::default(), BreakerConfig::read)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 32
@@ -411,19 +520,28 @@ fn patterns(p: &str, matches: &[String]) -> Result<(), ConfigError> {
 }
 
 /// Which class a URL belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClassRule {
     /// The class given to matching URLs.
     pub class: RequestClass,
     /// Substrings of the URL that select this class.
-    #[serde(rename = "match")]
     pub matches: Vec<String>,
 }
 
+impl ClassRule {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let c = Self {
+            class: r.required("class", |p, v| {
+                one_of(p, v, "video, transcode, thumbnail, metadata, probe", RequestClass::parse)
+            })?,
+            matches: r.required("match", |p, v| reader::list(p, v, string))?,
+        };
+        r.finish().map(|()| c)
+    }
+}
+
 /// A circuit breaker's policy (guardrails §2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerConfig {
     /// Consecutive failures that open the breaker.
     pub failure_threshold: u32,
@@ -468,6 +586,24 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            failure_threshold: r.u32("failureThreshold", d.failure_threshold)?,
+            error_rate_threshold: r.f64("errorRateThreshold", d.error_rate_threshold)?,
+            minimum_requests: r.u32("minimumRequests", d.minimum_requests)?,
+            window_buckets: r.u32("windowBuckets", d.window_buckets)?,
+            bucket_ms: r.millis("bucketMs", d.bucket_ms)?,
+            open_ms: r.millis("openMs", d.open_ms)?,
+            open_backoff_factor: r.f64("openBackoffFactor", d.open_backoff_factor)?,
+            max_open_ms: r.millis("maxOpenMs", d.max_open_ms)?,
+            half_open_max_trials: r.u32("halfOpenMaxTrials", d.half_open_max_trials)?,
+            success_threshold: r.u32("successThreshold", d.success_threshold)?,
+            slow_calls_are_failures: r.bool("slowCallsAreFailures", d.slow_calls_are_failures)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "failureThreshold", self.failure_threshold, 1, 1_000)?;
         if !(self.error_rate_threshold > 0.0 && self.error_rate_threshold <= 1.0) {
@@ -475,7 +611,7 @@ impl BreakerConfig {
                 p,
                 "errorRateThreshold",
                 "be greater than 0 and at most 1".into(),
-                self.error_rate_threshold,
+                format_number(self.error_rate_threshold),
             ));
         }
         range(p, "minimumRequests", self.minimum_requests, 1, 100_000)?;
@@ -490,8 +626,7 @@ impl BreakerConfig {
 }
 
 /// Health probes while a breaker is open (health-check research).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeConfig {
     /// Delay before the first probe after the breaker opens.
     pub initial_delay_ms: Millis,
@@ -521,6 +656,19 @@ impl Default for ProbeConfig {
 }
 
 impl ProbeConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            initial_delay_ms: r.millis("initialDelayMs", d.initial_delay_ms)?,
+            max_delay_ms: r.millis("maxDelayMs", d.max_delay_ms)?,
+            factor: r.f64("factor", d.factor)?,
+            timeout_ms: r.millis("timeoutMs", d.timeout_ms)?,
+            success_threshold: r.u32("successThreshold", d.success_threshold)?,
+            jitter: r.bool("jitter", d.jitter)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "initialDelayMs", self.initial_delay_ms, 100, 600_000)?;
         range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, 3_600_000)?;
@@ -534,8 +682,7 @@ impl ProbeConfig {
 pub const NOTICE_KEYS: [&str; 7] = ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online"];
 
 /// User notices (guardrails §4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NoticeConfig {
     /// How long a notice stays up.
     pub duration_ms: Millis,
@@ -552,6 +699,22 @@ impl Default for NoticeConfig {
 }
 
 impl NoticeConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            duration_ms: r.millis("durationMs", d.duration_ms)?,
+            min_interval_ms: r.millis("minIntervalMs", d.min_interval_ms)?,
+            messages: r.field("messages", d.messages, |p, v| match v {
+                // The keys are data, checked by `validate`; a key given twice keeps its last text.
+                Value::Object(fields) => {
+                    fields.iter().map(|(key, text)| Ok((key.clone(), string(format!("{p}.{key}"), text)?))).collect()
+                }
+                other => Err(wrong(p, "be an object", other)),
+            })?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "durationMs", self.duration_ms, 500, 600_000)?;
         range(p, "minIntervalMs", self.min_interval_ms, 0, 3_600_000)?;
@@ -567,8 +730,7 @@ impl NoticeConfig {
 }
 
 /// Where the video resumes when the server is back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResumeAt {
     /// Where the workout is now (the session clock): the default.
     Session,
@@ -576,9 +738,19 @@ pub enum ResumeAt {
     Stopped,
 }
 
+impl ResumeAt {
+    /// The place named `name` in camelCase (`session`, `stopped`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "session" => Some(ResumeAt::Session),
+            "stopped" => Some(ResumeAt::Stopped),
+            _ => None,
+        }
+    }
+}
+
 /// The video watchdog and the fallback session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlaybackConfig {
     /// `currentTime` not advancing this long while playing is a stall.
     pub stall_ms: Millis,
@@ -597,6 +769,17 @@ impl Default for PlaybackConfig {
 }
 
 impl PlaybackConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            stall_ms: r.millis("stallMs", d.stall_ms)?,
+            resume: r.field("resume", d.resume, |p, v| one_of(p, v, "session, stopped", ResumeAt::parse))?,
+            thumbnail_step_ms: r.millis("thumbnailStepMs", d.thumbnail_step_ms)?,
+            source_retries: r.u32("sourceRetries", d.source_retries)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "stallMs", self.stall_ms, 250, 60_000)?;
         range(p, "thumbnailStepMs", self.thumbnail_step_ms, 100, 600_000)?;
@@ -605,8 +788,7 @@ impl PlaybackConfig {
 }
 
 /// Breaker state kept across reloads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PersistenceConfig {
     /// Persist and share breaker state.
     pub enabled: bool,
@@ -623,6 +805,16 @@ impl Default for PersistenceConfig {
 }
 
 impl PersistenceConfig {
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let c = Self {
+            enabled: r.bool("enabled", d.enabled)?,
+            key: r.string("key", d.key)?,
+            max_age_ms: r.millis("maxAgeMs", d.max_age_ms)?,
+        };
+        r.finish().map(|()| c)
+    }
+
     fn validate(&self, p: &str) -> Result<(), ConfigError> {
         range(p, "key.length", self.key.len(), 1, 100)?;
         range(p, "maxAgeMs", self.max_age_ms, 1_000, 7 * 86_400_000)
@@ -632,10 +824,10 @@ impl PersistenceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::value::from_json_text;
 
     fn parse(json: &str) -> Result<Config, ConfigError> {
-        let mut de = serde_json::Deserializer::from_str(json);
-        Config::from_deserializer(&mut de)
+        Config::from_value(&from_json_text(json))
     }
 
     #[test]
@@ -685,15 +877,123 @@ mod tests {
         let e = parse(r#"{"retry":{"maxAttempt":3}}"#).unwrap_err();
         assert_eq!(e.field, "retry.maxAttempt");
         assert_eq!(e.rule, "be a known field");
-        assert!(parse(r#"{"nope":1}"#).is_err());
+        assert_eq!(e.value, "3");
+        assert_eq!(parse(r#"{"nope":1}"#).unwrap_err().field, "nope");
     }
 
     #[test]
     fn wrong_types_name_their_path() {
         let e = parse(r#"{"timeouts":{"videoMs":"soon"}}"#).unwrap_err();
         assert_eq!(e.field, "timeouts.videoMs");
+        assert_eq!(e.rule, "be a whole number");
+        assert_eq!(e.value, r#""soon""#);
         let e = parse(r#"{"playback":{"resume":"later"}}"#).unwrap_err();
         assert_eq!(e.field, "playback.resume");
+    }
+
+    #[test]
+    fn null_is_the_defaults_and_other_non_objects_are_errors() {
+        assert_eq!(Config::from_value(&Value::Null), Ok(Config::default()));
+        let e = parse("[]").unwrap_err();
+        assert_eq!(e.to_string(), "config must be an object, got []");
+        let e = parse(r#"{"retry":5}"#).unwrap_err();
+        assert_eq!(e.to_string(), "retry must be an object, got 5");
+    }
+
+    #[test]
+    fn every_section_and_list_is_read() {
+        let c = parse(
+            r#"{"timeouts":{"slowMs":500},"retry":{"jitter":"decorrelated","statuses":[503],"methods":["GET"],
+                "factor":1.5},"budget":{"ratio":0.5},"probe":{"jitter":false},
+                "notices":{"messages":{"slow":"Lent…"}},"playback":{"resume":"stopped"},
+                "persistence":{"key":"k","enabled":false},
+                "services":[{"name":"s","match":["/s/"],"probeUrl":null,"breaker":{"failureThreshold":9}},
+                            {"name":"t","match":["/t/"],"probeUrl":"/t/health"}],
+                "classes":[{"class":"thumbnail","match":["/img/"]}],"secrets":["token","key"]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.timeouts.slow_ms, 500);
+        assert_eq!(
+            (c.retry.jitter, c.retry.statuses.as_slice(), c.retry.factor),
+            (Jitter::Decorrelated, &[503][..], 1.5)
+        );
+        assert_eq!((c.budget.ratio, c.probe.jitter, c.playback.resume), (0.5, false, ResumeAt::Stopped));
+        assert_eq!(c.notices.messages.get("slow").map(String::as_str), Some("Lent…"));
+        assert_eq!((c.persistence.key.as_str(), c.persistence.enabled), ("k", false));
+        let [s, t] = c.services.as_slice() else { panic!("two services") };
+        assert_eq!((s.probe_url.as_deref(), t.probe_url.as_deref()), (None, Some("/t/health")));
+        // A breaker given in part takes the defaults for the rest; one not given is all defaults.
+        assert_eq!(s.breaker, BreakerConfig { failure_threshold: 9, ..BreakerConfig::default() });
+        assert_eq!(t.breaker, BreakerConfig::default());
+        assert_eq!(c.classes, vec![ClassRule { class: RequestClass::Thumbnail, matches: vec!["/img/".into()] }]);
+        assert_eq!(c.secrets, vec!["token".to_string(), "key".to_string()]);
+    }
+
+    #[test]
+    fn type_errors_say_what_was_expected_and_what_came() {
+        let cases = [
+            (r#"{"enabled":"yes"}"#, r#"enabled must be a boolean, got "yes""#),
+            (r#"{"retry":{"factor":"2"}}"#, r#"retry.factor must be a number, got "2""#),
+            (r#"{"retry":{"maxAttempts":2.5}}"#, "retry.maxAttempts must be a whole number, got 2.5"),
+            (r#"{"timeouts":{"videoMs":-1}}"#, "timeouts.videoMs must be a whole number, got -1"),
+            (r#"{"retry":{"maxAttempts":5000000000}}"#, "retry.maxAttempts must be at most 4294967295, got 5000000000"),
+            (r#"{"retry":{"statuses":[503,"x"]}}"#, r#"retry.statuses[1] must be a whole number, got "x""#),
+            (r#"{"retry":{"statuses":[70000]}}"#, "retry.statuses[0] must be at most 65535, got 70000"),
+            (r#"{"retry":{"methods":"GET"}}"#, r#"retry.methods must be an array, got "GET""#),
+            (
+                r#"{"retry":{"jitter":"some"}}"#,
+                r#"retry.jitter must be one of full, decorrelated, equal, none, got "some""#,
+            ),
+            (r#"{"playback":{"resume":null}}"#, "playback.resume must be one of session, stopped, got null"),
+            (r#"{"secrets":[1]}"#, "secrets[0] must be a string, got 1"),
+            (r#"{"services":[{"match":["/a"]}]}"#, "services[0].name must be given, got nothing"),
+            (r#"{"services":[{"name":"a"}]}"#, "services[0].match must be given, got nothing"),
+            (
+                r#"{"services":[{"name":"a","match":["/a"],"probeUrl":5}]}"#,
+                "services[0].probeUrl must be a string, got 5",
+            ),
+            (
+                r#"{"services":[{"name":"a","match":["/a"],"breaker":{"x":1}}]}"#,
+                "services[0].breaker.x must be a known field, got 1",
+            ),
+            (r#"{"services":[7]}"#, "services[0] must be an object, got 7"),
+            (
+                r#"{"classes":[{"class":"audio","match":["/a"]}]}"#,
+                r#"classes[0].class must be one of video, transcode, thumbnail, metadata, probe, got "audio""#,
+            ),
+            (r#"{"notices":{"messages":{"slow":1}}}"#, "notices.messages.slow must be a string, got 1"),
+            (r#"{"notices":{"messages":[]}}"#, "notices.messages must be an object, got []"),
+        ];
+        for (json, message) in cases {
+            assert_eq!(parse(json).unwrap_err().to_string(), message, "{json}");
+        }
+    }
+
+    #[test]
+    fn float_rules_print_floats_like_js() {
+        let e = parse(r#"{"budget":{"ratio":1.5}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "budget.ratio must be between 0 and 1, got 1.5");
+        let e = parse(r#"{"retry":{"factor":0.25}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "retry.factor must be between 1 and 10, got 0.25");
+        let e = parse(r#"{"services":[{"name":"a","match":["/a"],"breaker":{"errorRateThreshold":0}}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "services[0].breaker.errorRateThreshold must be greater than 0 and at most 1, got 0");
+        let mut c = Config::default();
+        c.budget.min_per_second = f64::INFINITY;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "budget.minPerSecond must be between 0 and 100, got Infinity"
+        );
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for class in RequestClass::ALL {
+            assert_eq!(RequestClass::parse(class.as_str()), Some(class));
+        }
+        assert_eq!(RequestClass::parse("Video"), None);
+        assert_eq!(Jitter::parse("equal"), Some(Jitter::Equal));
+        assert_eq!(Jitter::parse("none"), Some(Jitter::None));
+        assert_eq!(ResumeAt::parse("session"), Some(ResumeAt::Session));
     }
 
     #[test]

@@ -9,11 +9,10 @@
 //! offline failures. A snapshot lists every class of every service, in
 //! [`RequestClass::ALL`] order, active or not, so its size never depends on traffic.
 
-use serde::Serialize;
-
 use super::breaker::BreakerState;
 use super::classify::Verdict;
 use super::config::RequestClass;
+use super::value::Value;
 use super::Millis;
 
 /// Upper bounds (inclusive, ms) of the latency buckets; one more bucket holds the rest.
@@ -51,8 +50,7 @@ fn bump(counter: &mut u64) {
 }
 
 /// A latency histogram.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatencyHistogram {
     /// The buckets' inclusive upper bounds ([`LATENCY_BUCKETS_MS`]).
     pub buckets_ms: [Millis; 10],
@@ -60,9 +58,15 @@ pub struct LatencyHistogram {
     pub counts: [u64; LATENCY_COUNTS],
 }
 
+impl LatencyHistogram {
+    /// `{"bucketsMs": [...], "counts": [...]}`.
+    pub fn to_value(&self) -> Value {
+        Value::object([("bucketsMs", self.buckets_ms.to_vec().into()), ("counts", self.counts.to_vec().into())])
+    }
+}
+
 /// One request class of one service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassMetrics {
     /// The class.
     pub class: RequestClass,
@@ -85,6 +89,21 @@ pub struct ClassMetrics {
 }
 
 impl ClassMetrics {
+    /// Every field in camelCase, the class by name.
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("class", self.class.as_str().into()),
+            ("requests", self.requests.into()),
+            ("retries", self.retries.into()),
+            ("rejected", self.rejected.into()),
+            ("successes", self.successes.into()),
+            ("failures", self.failures.into()),
+            ("notCounted", self.not_counted.into()),
+            ("timeouts", self.timeouts.into()),
+            ("latency", self.latency.to_value()),
+        ])
+    }
+
     fn new(class: RequestClass) -> Self {
         Self {
             class,
@@ -101,8 +120,7 @@ impl ClassMetrics {
 }
 
 /// Time spent in each breaker state, ms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TimeInState {
     /// Closed.
     pub closed: Millis,
@@ -114,9 +132,20 @@ pub struct TimeInState {
     pub isolated: Millis,
 }
 
+impl TimeInState {
+    /// `{"closed", "open", "halfOpen", "isolated"}`.
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("closed", self.closed.into()),
+            ("open", self.open.into()),
+            ("halfOpen", self.half_open.into()),
+            ("isolated", self.isolated.into()),
+        ])
+    }
+}
+
 /// One service's metrics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceMetrics {
     /// The service's config name.
     pub name: String,
@@ -130,12 +159,31 @@ pub struct ServiceMetrics {
     pub classes: Vec<ClassMetrics>,
 }
 
+impl ServiceMetrics {
+    /// Every field in camelCase, the state by name.
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("name", self.name.as_str().into()),
+            ("state", self.state.as_str().into()),
+            ("errorRate", self.error_rate.into()),
+            ("timeInStateMs", self.time_in_state_ms.to_value()),
+            ("classes", Value::Array(self.classes.iter().map(ClassMetrics::to_value).collect())),
+        ])
+    }
+}
+
 /// A plain-data copy of all metrics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricsSnapshot {
     /// One entry per service, in config order.
     pub services: Vec<ServiceMetrics>,
+}
+
+impl MetricsSnapshot {
+    /// `{"services": [...]}`, every field in camelCase.
+    pub fn to_value(&self) -> Value {
+        Value::object([("services", Value::Array(self.services.iter().map(ServiceMetrics::to_value).collect()))])
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -389,7 +437,7 @@ mod tests {
         // Given a snapshot after one request and one after a hundred thousand,
         let mut m = metrics(0);
         m.on_request(PLEX, RequestClass::Video);
-        let small = serde_json::to_string(&m.snapshot(0)).unwrap().len();
+        let small = m.snapshot(0).to_value().to_json().len();
         for i in 0..100_000u64 {
             m.on_request(PLEX, RequestClass::Video);
             m.on_result(PLEX, RequestClass::Video, Verdict::Healthy, false, i % 70_000);
@@ -398,7 +446,7 @@ mod tests {
         // then both list the same rows, and only the digits of the counts grew.
         assert_eq!(s.services.len(), 2);
         assert!(s.services.iter().all(|svc| svc.classes.len() == RequestClass::ALL.len()));
-        let big = serde_json::to_string(&s).unwrap().len();
+        let big = s.to_value().to_json().len();
         assert!(big < small + 100, "{small} -> {big}");
     }
 
@@ -433,7 +481,7 @@ mod tests {
 
     #[test]
     fn snapshots_serialize_in_camel_case() {
-        let json = serde_json::to_string(&metrics(0).snapshot(0)).unwrap();
+        let json = metrics(0).snapshot(0).to_value().to_json();
         for field in [
             "\"timeInStateMs\"",
             "\"halfOpen\"",

@@ -8,6 +8,8 @@
 //! | part | file |
 //! |---|---|
 //! | typed config, defaults, validation | [`config`] |
+//! | the JSON-like value tree callers pass in and get back | [`value`] |
+//! | strict typed reading of a value, with path-naming errors | `reader` |
 //! | URL → service and class; outcome → verdict | [`classify`] |
 //! | per-service circuit breaker and its rolling window | [`breaker`], [`window`] |
 //! | backoff delays, retry decisions, retry budget, `Retry-After` | [`backoff`], [`retry`], [`budget`], [`retry_after`] |
@@ -29,11 +31,13 @@ pub mod metrics;
 pub mod notify;
 pub mod playback;
 pub mod probe;
+mod reader;
 pub mod redact;
 pub mod resilience;
 pub mod retry;
 pub mod retry_after;
 pub mod rng;
+pub mod value;
 pub mod window;
 
 /// Monotonic milliseconds: an instant (from an arbitrary origin) or a duration.

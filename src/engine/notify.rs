@@ -24,9 +24,8 @@
 //!   few); names are cut to [`MAX_NAME_BYTES`]. When full, an idle slot (no episode
 //!   under way) is reused; if none is idle, signals for the new name are ignored.
 
-use serde::Serialize;
-
 use super::config::NoticeConfig;
+use super::value::Value;
 use super::Millis;
 
 /// Most service slots a [`Notifier`] keeps.
@@ -35,8 +34,7 @@ pub const MAX_SERVICES: usize = 64;
 pub const MAX_NAME_BYTES: usize = 64;
 
 /// Which notice: one per catalogue key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeKind {
     /// A request passed its soft deadline.
     Slow,
@@ -114,8 +112,7 @@ impl NoticeKind {
 }
 
 /// How a notice should look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     /// Informational.
     Info,
@@ -125,9 +122,19 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The camelCase name used in events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 /// One notice for the user.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// Which notice.
     pub kind: NoticeKind,
@@ -141,6 +148,25 @@ pub struct Notice {
     pub duration_ms: Millis,
     /// The service it is about (a config name), or `None` for client-wide notices.
     pub service: Option<String>,
+}
+
+impl Notice {
+    /// `{"kind", "key", "severity", "text", "durationMs", "service"}`; no service is `null`.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.fields())
+    }
+
+    /// The fields of [`Notice::to_value`], to embed in an event.
+    pub(crate) fn fields(&self) -> Vec<(String, Value)> {
+        vec![
+            ("kind".into(), self.kind.key().into()),
+            ("key".into(), self.key.into()),
+            ("severity".into(), self.severity.as_str().into()),
+            ("text".into(), self.text.as_str().into()),
+            ("durationMs".into(), self.duration_ms.into()),
+            ("service".into(), self.service.as_deref().into()),
+        ]
+    }
 }
 
 /// What the engine tells the notifier.
@@ -480,10 +506,13 @@ mod tests {
     #[test]
     fn notices_serialize_in_camel_case() {
         let mut n = notifier();
-        let json = serde_json::to_string(&n.signal(0, PLEX, Signal::Unavailable).unwrap()).unwrap();
-        assert!(json.contains(r#""kind":"unavailable""#), "{json}");
-        assert!(json.contains(r#""severity":"warning""#), "{json}");
-        assert!(json.contains(r#""durationMs":5000"#), "{json}");
+        let json = n.signal(0, PLEX, Signal::Unavailable).unwrap().to_value().to_json();
+        assert_eq!(
+            json,
+            r#"{"kind":"unavailable","key":"unavailable","severity":"warning","text":"Video server is unavailable. We'll keep checking.","durationMs":5000,"service":"plex"}"#
+        );
+        let json = n.signal(0, None, Signal::Offline).unwrap().to_value().to_json();
+        assert!(json.contains(r#""severity":"warning""#) && json.ends_with(r#""service":null}"#), "{json}");
     }
 
     fn any_signal() -> impl Strategy<Value = Signal> {

@@ -17,8 +17,6 @@
 //!   ignored while in it (the source is gone; the overlay shows thumbnails).
 //! - Non-finite `currentTime` is "no information": never progress, never a jump.
 
-use serde::Serialize;
-
 use super::config::{PlaybackConfig, ResumeAt};
 use super::Millis;
 
@@ -30,8 +28,7 @@ const MAX_RATE: f64 = 4.0;
 const JUMP_SLACK_S: f64 = 1.0;
 
 /// The video's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoHealth {
     /// Playing (or paused by the user) normally.
     Healthy,

@@ -1,8 +1,9 @@
 //! The health-probe schedule while a breaker is open: when the next probe is due,
 //! one probe in flight at a time, backoff with jitter after failures, a quick
 //! follow-up after a success, and the success streak that ends the open state.
-//! Probes pause while the client is offline or the tab hidden, and a trigger (back
-//! online, tab visible, the user's "retry") makes one due at once.
+//! Probes pause while the client is offline, the tab hidden or another tab is the
+//! prober, and a trigger (back online, tab visible, this tab the prober again, the
+//! user's "retry") makes one due at once.
 
 use super::backoff::{Backoff, BackoffPolicy};
 use super::config::ProbeConfig;
@@ -16,6 +17,8 @@ pub enum ProbeTrigger {
     Online,
     /// The tab became visible (also marks the schedule visible).
     Visible,
+    /// This tab became the one that probes (also marks the schedule as prober).
+    Prober,
     /// The user asked to retry.
     UserRetry,
 }
@@ -50,7 +53,7 @@ pub struct ProbeSchedule {
     success_threshold: u32,
     /// `Some` while active (the breaker is open).
     backoff: Option<Backoff>,
-    /// When the next probe is due (kept while offline or hidden).
+    /// When the next probe is due (kept while paused).
     due: Option<Millis>,
     /// No probe before this (the server's `Retry-After`).
     not_before: Millis,
@@ -58,10 +61,12 @@ pub struct ProbeSchedule {
     streak: u32,
     online: bool,
     visible: bool,
+    /// This tab is the one that probes.
+    prober: bool,
 }
 
 impl ProbeSchedule {
-    /// An inactive schedule for a client that is online and visible.
+    /// An inactive schedule for a client that is online, visible and the prober.
     pub fn new(config: &ProbeConfig) -> Self {
         Self {
             policy: BackoffPolicy::for_probe(config),
@@ -74,6 +79,7 @@ impl ProbeSchedule {
             streak: 0,
             online: true,
             visible: true,
+            prober: true,
         }
     }
 
@@ -108,9 +114,10 @@ impl ProbeSchedule {
         self.in_flight
     }
 
-    /// When the next probe is due; `None` when inactive, in flight, offline or hidden.
+    /// When the next probe is due; `None` when inactive, in flight, offline, hidden or
+    /// not the prober.
     pub fn next_due(&self) -> Option<Millis> {
-        if self.is_active() && !self.in_flight && self.online && self.visible {
+        if self.is_active() && !self.in_flight && self.online && self.visible && self.prober {
             self.due
         } else {
             None
@@ -151,12 +158,13 @@ impl ProbeSchedule {
         }
     }
 
-    /// Makes a probe due now (still not before a `Retry-After`). `Online` and
-    /// `Visible` also set those flags. No probe is made due while inactive or in flight.
+    /// Makes a probe due now (still not before a `Retry-After`). `Online`, `Visible`
+    /// and `Prober` also set those flags. No probe is made due while inactive or in flight.
     pub fn trigger(&mut self, now: Millis, trigger: ProbeTrigger) {
         match trigger {
             ProbeTrigger::Online => self.online = true,
             ProbeTrigger::Visible => self.visible = true,
+            ProbeTrigger::Prober => self.prober = true,
             ProbeTrigger::UserRetry => {}
         }
         if self.is_active() && !self.in_flight {
@@ -172,6 +180,11 @@ impl ProbeSchedule {
     /// The tab's visibility; no probe is due while hidden.
     pub fn set_visible(&mut self, visible: bool) {
         self.visible = visible;
+    }
+
+    /// Whether this tab probes; no probe is due while another tab does.
+    pub fn set_prober(&mut self, prober: bool) {
+        self.prober = prober;
     }
 
     fn schedule(&mut self, now: Millis, delay: Millis) {
@@ -306,6 +319,35 @@ mod tests {
     }
 
     #[test]
+    fn a_tab_that_is_not_the_prober_never_probes_until_it_is() {
+        // Given a probe due at 5 s in a tab that another tab probes for
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        s.start(0, Rng::new(1), None);
+        s.set_prober(false);
+        // Then nothing is ever due, however long it waits, and triggers that are
+        // not about probing change nothing
+        assert_eq!(s.next_due(), None);
+        assert!(!s.poll(1_000_000));
+        s.trigger(1_000_000, ProbeTrigger::UserRetry);
+        s.trigger(1_000_000, ProbeTrigger::Visible);
+        s.trigger(1_000_000, ProbeTrigger::Online);
+        assert!(!s.poll(2_000_000));
+        // When it becomes the prober before the probe's time, a probe is due at once
+        let mut early = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        early.start(0, Rng::new(1), None);
+        early.set_prober(false);
+        early.trigger(1_000, ProbeTrigger::Prober);
+        assert_eq!(early.next_due(), Some(1_000));
+        // And so when the probe was long overdue
+        s.trigger(2_000_000, ProbeTrigger::Prober);
+        assert_eq!(s.next_due(), Some(2_000_000));
+        assert!(s.poll(2_000_000));
+        // And it goes on backing off as before
+        assert_eq!(s.record(2_000_000, false), ProbeProgress::Failed);
+        assert_eq!(s.next_due(), Some(2_010_000));
+    }
+
+    #[test]
     fn a_retry_after_holds_back_the_first_probe_and_triggers() {
         // Given the server asked for no probe before t = 30 s
         let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
@@ -351,6 +393,7 @@ mod tests {
         Trigger(ProbeTrigger),
         Online(bool),
         Visible(bool),
+        Prober(bool),
         Wait(Millis),
         TimeBack(Millis),
     }
@@ -361,10 +404,16 @@ mod tests {
             1 => Just(Op::Stop),
             6 => Just(Op::Poll),
             3 => any::<bool>().prop_map(Op::Record),
-            2 => prop_oneof![Just(ProbeTrigger::Online), Just(ProbeTrigger::Visible), Just(ProbeTrigger::UserRetry)]
-                .prop_map(Op::Trigger),
+            2 => prop_oneof![
+                Just(ProbeTrigger::Online),
+                Just(ProbeTrigger::Visible),
+                Just(ProbeTrigger::Prober),
+                Just(ProbeTrigger::UserRetry),
+            ]
+            .prop_map(Op::Trigger),
             1 => any::<bool>().prop_map(Op::Online),
             1 => any::<bool>().prop_map(Op::Visible),
+            1 => any::<bool>().prop_map(Op::Prober),
             4 => (0u64..70_000).prop_map(Op::Wait),
             1 => (0u64..70_000).prop_map(Op::TimeBack),
         ]
@@ -376,7 +425,7 @@ mod tests {
             ops in prop::collection::vec(op(), 1..200),
         ) {
             let mut s = schedule();
-            let (mut now, mut online, mut visible, mut awaiting) = (0u64, true, true, false);
+            let (mut now, mut online, mut visible, mut prober, mut awaiting) = (0u64, true, true, true, false);
             for op in ops {
                 match op {
                     Op::Start(seed, nb) => { s.start(now, Rng::new(seed), nb.map(|n| now + n)); awaiting = false; }
@@ -385,7 +434,7 @@ mod tests {
                         let active = s.is_active();
                         if s.poll(now) {
                             prop_assert!(!awaiting, "two probes without a result");
-                            prop_assert!(online && visible && active, "probe while paused or inactive");
+                            prop_assert!(online && visible && prober && active, "probe while paused or inactive");
                             awaiting = true;
                         }
                     }
@@ -398,15 +447,17 @@ mod tests {
                         s.trigger(now, t);
                         online |= t == ProbeTrigger::Online;
                         visible |= t == ProbeTrigger::Visible;
+                        prober |= t == ProbeTrigger::Prober;
                     }
                     Op::Online(o) => { s.set_online(o); online = o; }
                     Op::Visible(v) => { s.set_visible(v); visible = v; }
+                    Op::Prober(p) => { s.set_prober(p); prober = p; }
                     Op::Wait(d) => now += d,
                     Op::TimeBack(d) => now = now.saturating_sub(d),
                 }
                 prop_assert_eq!(s.in_flight(), awaiting);
                 if s.next_due().is_some() {
-                    prop_assert!(online && visible && s.is_active() && !awaiting);
+                    prop_assert!(online && visible && prober && s.is_active() && !awaiting);
                 }
             }
         }

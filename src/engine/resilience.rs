@@ -10,19 +10,19 @@
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
 use super::budget::RetryBudget;
 use super::classify::{self, Outcome, Route, Verdict};
-use super::config::{Config, RequestClass};
+use super::config::{Config, ConfigError, RequestClass};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::notify::{Notice, Notifier, Signal};
 use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
+use super::reader::{self, string, whole, whole_u32, ObjectReader, MAX_SAFE};
 use super::redact::redact_url;
 use super::retry::{GiveUp, RetryDecision, RetryState};
 use super::retry_after::parse_retry_after;
 use super::rng::Rng;
+use super::value::Value;
 use super::Millis;
 
 /// Requests tracked at once; past this the oldest is dropped as if aborted, so
@@ -146,13 +146,11 @@ pub struct Probe {
 }
 
 /// Something the page or the person should hear about. URLs in events are redacted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A notice for the person exercising.
     Notice(Notice),
     /// A breaker changed state.
-    #[serde(rename_all = "camelCase")]
     State {
         /// The service's name.
         service: String,
@@ -164,7 +162,6 @@ pub enum Event {
         at: Millis,
     },
     /// A request will be retried.
-    #[serde(rename_all = "camelCase")]
     Retry {
         /// The service's name.
         service: String,
@@ -178,7 +175,6 @@ pub enum Event {
         status: Option<u16>,
     },
     /// A health probe ended.
-    #[serde(rename_all = "camelCase")]
     Probe {
         /// The service's name.
         service: String,
@@ -187,9 +183,43 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event as JS sees it: `{"type": "notice" | "state" | "retry" | "probe", ...}`,
+    /// fields in camelCase (a notice's fields inline), states by name, absent
+    /// optional values `null`.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Event::Notice(notice) => {
+                let mut fields = vec![("type".to_owned(), Value::from("notice"))];
+                fields.extend(notice.fields());
+                Value::Object(fields)
+            }
+            Event::State { service, from, to, at } => Value::object([
+                ("type", "state".into()),
+                ("service", service.as_str().into()),
+                ("from", from.as_str().into()),
+                ("to", to.as_str().into()),
+                ("at", (*at).into()),
+            ]),
+            Event::Retry { service, url, attempt, delay_ms, status } => Value::object([
+                ("type", "retry".into()),
+                ("service", service.as_str().into()),
+                ("url", url.as_str().into()),
+                ("attempt", (*attempt).into()),
+                ("delayMs", (*delay_ms).into()),
+                ("status", (*status).into()),
+            ]),
+            Event::Probe { service, healthy } => Value::object([
+                ("type", "probe".into()),
+                ("service", service.as_str().into()),
+                ("healthy", (*healthy).into()),
+            ]),
+        }
+    }
+}
+
 /// Breaker state worth keeping across reloads and sharing across tabs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineSnapshot {
     /// [`SNAPSHOT_VERSION`] when written.
     pub version: u32,
@@ -200,13 +230,56 @@ pub struct EngineSnapshot {
 }
 
 /// One service's persisted breaker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSnapshot {
     /// The service's name.
     pub name: String,
     /// Its breaker.
     pub breaker: BreakerSnapshot,
+}
+
+impl EngineSnapshot {
+    /// `{"version", "savedAt", "services": [{"name", "breaker": {...}}]}`.
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("version", self.version.into()),
+            ("savedAt", self.saved_at.into()),
+            ("services", Value::Array(self.services.iter().map(ServiceSnapshot::to_value).collect())),
+        ])
+    }
+
+    /// Reads what [`EngineSnapshot::to_value`] wrote, strictly: `None` for missing
+    /// or unknown fields, wrong types, negative or fractional numbers, unknown
+    /// states. Never panics, whatever the value.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        ObjectReader::new(String::new(), value).and_then(Self::read).ok()
+    }
+
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let snapshot = Self {
+            version: r.required("version", whole_u32)?,
+            saved_at: r.required("savedAt", |p, v| whole(p, v, MAX_SAFE))?,
+            services: r.required("services", |p, v| {
+                reader::list(p, v, |p, v| ServiceSnapshot::read(ObjectReader::new(p, v)?))
+            })?,
+        };
+        r.finish().map(|()| snapshot)
+    }
+}
+
+impl ServiceSnapshot {
+    /// `{"name", "breaker": {...}}`.
+    pub fn to_value(&self) -> Value {
+        Value::object([("name", self.name.as_str().into()), ("breaker", self.breaker.to_value())])
+    }
+
+    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
+        let snapshot = Self {
+            name: r.required("name", string)?,
+            breaker: r.required("breaker", |p, v| BreakerSnapshot::read(ObjectReader::new(p, v)?))?,
+        };
+        r.finish().map(|()| snapshot)
+    }
 }
 
 /// Why a stored snapshot was not used.
@@ -251,6 +324,7 @@ pub struct Engine {
     events: VecDeque<Event>,
     next_id: u64,
     online: bool,
+    prober: bool,
 }
 
 impl Engine {
@@ -280,6 +354,7 @@ impl Engine {
             events: VecDeque::new(),
             next_id: 1,
             online: true,
+            prober: true,
             config,
         }
     }
@@ -528,6 +603,25 @@ impl Engine {
         }
     }
 
+    /// Whether this tab is the one that probes (only one tab of a browser should). While
+    /// not, no probe is ever due, though breakers still open and close, and a remote
+    /// tab's results arrive through [`Engine::restore`]. Becoming the prober again
+    /// makes a probe due at once for every open breaker (like a tab becoming
+    /// visible); repeating the current setting does nothing. On by default.
+    pub fn set_prober(&mut self, now: Millis, prober: bool) {
+        if self.prober == prober {
+            return;
+        }
+        self.prober = prober;
+        for s in &mut self.services {
+            if prober {
+                s.probes.trigger(now, ProbeTrigger::Prober);
+            } else {
+                s.probes.set_prober(false);
+            }
+        }
+    }
+
     /// The person asked to retry: every open breaker probes at once.
     pub fn retry_now(&mut self, now: Millis) {
         for s in &mut self.services {
@@ -760,5 +854,132 @@ impl Engine {
 
     fn service_name(&self, index: usize) -> String {
         self.service(index).map(|s| s.name.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::value::{any_value, from_json_text};
+    use proptest::prelude::*;
+
+    fn snapshot() -> EngineSnapshot {
+        EngineSnapshot {
+            version: SNAPSHOT_VERSION,
+            saved_at: 1_771_200_000_000,
+            services: vec![
+                ServiceSnapshot {
+                    name: "plex".into(),
+                    breaker: BreakerSnapshot { state: BreakerState::Open, open_remaining_ms: 12_345, reopen_count: 2 },
+                },
+                ServiceSnapshot {
+                    name: "api".into(),
+                    breaker: BreakerSnapshot { state: BreakerState::Closed, open_remaining_ms: 0, reopen_count: 0 },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_through_a_value_and_json() {
+        let s = snapshot();
+        assert_eq!(
+            s.to_value().to_json(),
+            r#"{"version":1,"savedAt":1771200000000,"services":[{"name":"plex","breaker":{"state":"open","openRemainingMs":12345,"reopenCount":2}},{"name":"api","breaker":{"state":"closed","openRemainingMs":0,"reopenCount":0}}]}"#
+        );
+        assert_eq!(EngineSnapshot::from_value(&s.to_value()), Some(s.clone()));
+        assert_eq!(EngineSnapshot::from_value(&from_json_text(&s.to_value().to_json())), Some(s));
+    }
+
+    #[test]
+    fn garbage_is_not_a_snapshot() {
+        let good = snapshot().to_value().to_json();
+        let garbage = [
+            good.replace(r#""version":1"#, r#""version":"1""#),
+            good.replace(r#""version":1"#, r#""version":1.5"#),
+            good.replace(r#""savedAt":1771200000000"#, r#""savedAt":-1771200000000"#),
+            good.replace(r#""openRemainingMs":12345"#, r#""openRemainingMs":-1"#),
+            good.replace(r#""reopenCount":2"#, r#""reopenCount":1e10"#),
+            good.replace(r#""state":"open""#, r#""state":"ajar""#),
+            good.replace(r#""name":"plex","#, r#""name":"plex","colour":"red","#),
+            good.replace(r#""name":"plex","#, ""),
+            good.replace(r#""savedAt":1771200000000,"#, ""),
+            good.replace(r#""version":1,"#, r#""version":1,"extra":null,"#),
+            r#"{"version":1,"savedAt":0,"services":{}}"#.into(),
+            "null".into(),
+            "[]".into(),
+            "\"snapshot\"".into(),
+        ];
+        for text in garbage {
+            assert_eq!(EngineSnapshot::from_value(&from_json_text(&text)), None, "{text}");
+        }
+        assert_eq!(EngineSnapshot::from_value(&Value::Number(f64::NAN)), None);
+    }
+
+    #[test]
+    fn events_convert_with_their_type_tag() {
+        let state =
+            Event::State { service: "plex".into(), from: BreakerState::Closed, to: BreakerState::HalfOpen, at: 7 };
+        assert_eq!(
+            state.to_value().to_json(),
+            r#"{"type":"state","service":"plex","from":"closed","to":"halfOpen","at":7}"#
+        );
+        let retry =
+            Event::Retry { service: "api".into(), url: "/a?t=x".into(), attempt: 2, delay_ms: 1_500, status: None };
+        assert_eq!(
+            retry.to_value().to_json(),
+            r#"{"type":"retry","service":"api","url":"/a?t=x","attempt":2,"delayMs":1500,"status":null}"#
+        );
+        let retry = Event::Retry { service: "api".into(), url: "/".into(), attempt: 3, delay_ms: 0, status: Some(503) };
+        assert!(retry.to_value().to_json().ends_with(r#""status":503}"#));
+        let probe = Event::Probe { service: "plex".into(), healthy: true };
+        assert_eq!(probe.to_value().to_json(), r#"{"type":"probe","service":"plex","healthy":true}"#);
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        engine.set_online(0, false);
+        let notice = engine.poll_event().unwrap().to_value();
+        assert_eq!(
+            notice.to_json(),
+            r#"{"type":"notice","kind":"offline","key":"offline","severity":"warning","text":"You're offline. Your workout continues.","durationMs":5000,"service":null}"#
+        );
+    }
+
+    #[test]
+    fn a_non_prober_with_an_open_breaker_never_probes_nor_spins() {
+        // Given an engine that is not the prober, whose plex breaker a remote tab's
+        // snapshot opened
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        engine.set_prober(0, false);
+        engine.restore(&snapshot(), 0, snapshot().saved_at).unwrap();
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        // Then for an hour no probe is ever due, and acting on a deadline always
+        // moves it into the future
+        let mut now = 0;
+        while now < 3_600_000 {
+            assert_eq!(engine.poll_probe(now), None);
+            if engine.poll_timeout().is_some_and(|d| d <= now) {
+                engine.handle_timeout(now);
+                assert!(engine.poll_timeout().map_or(true, |d| d > now), "spin at {now}");
+            }
+            now += 1_000;
+        }
+        assert_eq!(engine.poll_timeout(), None);
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        // When it becomes the prober, a probe is due at once
+        engine.set_prober(now, true);
+        assert_eq!(engine.poll_timeout(), Some(now));
+        assert_eq!(engine.poll_probe(now).map(|p| p.service), Some(0));
+        assert_eq!(engine.poll_probe(now), None);
+    }
+
+    proptest! {
+        #[test]
+        fn from_value_never_panics(value in any_value()) {
+            if let Some(s) = EngineSnapshot::from_value(&value) {
+                prop_assert_eq!(EngineSnapshot::from_value(&s.to_value()), Some(s));
+            }
+            let _ = BreakerSnapshot::from_value(&value);
+            let wrapped = Value::object([("version", 1u32.into()), ("savedAt", 0u64.into()), ("services", value)]);
+            let _ = EngineSnapshot::from_value(&wrapped);
+        }
     }
 }

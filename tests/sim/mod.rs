@@ -4,6 +4,8 @@
 //! logs every request that reached the server and every event.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod json;
+
 use std::collections::{BTreeMap, HashMap};
 
 use player_resilience::engine::breaker::BreakerState;
@@ -148,6 +150,13 @@ impl Sim {
     pub fn set_online(&mut self, online: bool) {
         self.online = online;
         self.engine.set_online(self.now, online);
+        self.pump_probes();
+        self.drain_events();
+    }
+
+    /// Whether this tab is the one that probes.
+    pub fn set_prober(&mut self, prober: bool) {
+        self.engine.set_prober(self.now, prober);
         self.pump_probes();
         self.drain_events();
     }
