@@ -1,32 +1,54 @@
 #!/usr/bin/env bash
-# Every test: set-up, then the engine's native tests (unit, scenario, property),
-# lints, and a wasm32 build checked by the pinned wasm-bindgen CLI and wasm-opt.
+# Every test: set-up, the engine's native tests (unit, scenario, property), lints,
+# the fault server's own tests, the package build and its size budget, then the
+# browser tests in headless Chromium against a fault server started here and
+# stopped on exit, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+logs=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+
 echo "[test] native tests"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --lib --tests 2>&1 | tee "$log"
+cargo test --lib --tests 2>&1 | tee "$logs/native"
 
 echo "[test] formatting"
 cargo fmt --check
 
 echo "[test] clippy (the engine denies unwrap/expect/indexing/panic)"
 cargo clippy --all-targets -- -D warnings
-cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --lib --test browser --target wasm32-unknown-unknown -- -D warnings
 
-echo "[test] wasm32 build"
-cargo build --lib --release --target wasm32-unknown-unknown
-out=target/wasm-check
-rm -rf "$out"
-wasm-bindgen target/wasm32-unknown-unknown/release/player_resilience.wasm \
-  --out-dir "$out" --target web
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  "$out/player_resilience_bg.wasm" -o "$out/player_resilience_bg.opt.wasm"
-echo "[test] wasm build ok: $(wc -c <"$out/player_resilience_bg.opt.wasm") bytes after wasm-opt -Oz"
+echo "[test] fault server"
+node --test www/ 2>&1 | tee "$logs/server"
 
-# One closing line for the whole run, summed from cargo's per-binary results.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "native tests: %d passed, %d failed\n", p, f }' "$log"
+echo "[test] package build and size"
+bash scripts/build.sh
+bash scripts/size.sh
+
+echo "[test] browser tests (headless Chromium)"
+node www/fault-server.mjs --port 0 >"$logs/server.out" &
+server_pid=$!
+for _ in $(seq 50); do
+  grep -q listening "$logs/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+url=$(sed -n 's/^fault server listening on //p' "$logs/server.out")
+[ -n "$url" ] || { echo "[test] the fault server did not start" >&2; exit 1; }
+FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=300 \
+  cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/browser"
+
+# One closing line for the whole run.
+sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
+server=$(awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$logs/server")
+echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); fault server $server"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Reports what a browser downloads, gzipped (-9): the wasm plus its JS glue and
+# entry. Fails when over the 40 KB (40,960 B) budget. Builds pkg/ if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+budget=40960
+[ -f pkg/player_resilience_bg.wasm ] || bash scripts/build.sh >/dev/null
+total=0
+printf '%-28s %9s %9s\n' file raw gzip
+for f in player_resilience_bg.wasm player_resilience.js index.js; do
+  raw=$(wc -c <"pkg/$f")
+  gz=$(gzip -9 -c "pkg/$f" | wc -c)
+  total=$((total + gz))
+  printf '%-28s %9d %9d\n' "$f" "$raw" "$gz"
+done
+printf 'size: %d B gzipped (wasm + glue), budget %d B\n' "$total" "$budget"
+if [ "$total" -gt "$budget" ]; then
+  echo "size: over budget by $((total - budget)) B" >&2
+  exit 1
+fi

@@ -1,0 +1,52 @@
+//! The browser's clocks, randomness and state, read in one place.
+
+use wasm_bindgen::prelude::*;
+use web_sys::VisibilityState;
+
+use crate::engine::Millis;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, as the page would call it (window or worker).
+    #[wasm_bindgen(js_name = fetch)]
+    pub fn global_fetch(input: &JsValue, init: &JsValue) -> js_sys::Promise;
+}
+
+/// Monotonic time for the engine: `performance.now()`, whole milliseconds.
+pub fn now() -> Millis {
+    let ms = web_sys::window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now());
+    ms as Millis
+}
+
+/// Wall-clock time (Unix ms), to date snapshots and read HTTP-date `Retry-After`.
+pub fn wall_clock() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// A jitter seed from `crypto.getRandomValues` (`Math.random` if crypto is missing).
+pub fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if filled {
+        u64::from_le_bytes(bytes)
+    } else {
+        (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ wall_clock()
+    }
+}
+
+/// `navigator.onLine`: false means the client is certainly offline.
+pub fn is_online() -> bool {
+    web_sys::window().map_or(true, |w| w.navigator().on_line())
+}
+
+/// Whether the page is visible (a hidden tab spends no probes).
+pub fn is_visible() -> bool {
+    web_sys::window().and_then(|w| w.document()).map_or(true, |d| d.visibility_state() != VisibilityState::Hidden)
+}
+
+/// A delay for `setTimeout`, which takes at most 2^31 - 1 ms.
+pub fn timer_ms(ms: Millis) -> u32 {
+    ms.min(i32::MAX as Millis) as u32
+}

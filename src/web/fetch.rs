@@ -1,0 +1,94 @@
+//! The resilient `fetch`: one request's whole sequence of attempts and waits.
+
+use std::rc::Rc;
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Request};
+
+use super::attempt::{send, sleep, Sent};
+use super::browser::{global_fetch, is_online, wall_clock};
+use super::errors;
+use super::runtime::Runtime;
+use crate::engine::classify::Outcome;
+use crate::engine::config::RequestClass;
+use crate::engine::redact::redact_url;
+use crate::engine::resilience::{Failure, Next, Report, Start};
+
+/// What the engine needs to know about a request, read from fetch's arguments.
+struct Described {
+    url: String,
+    method: String,
+    signal: Option<AbortSignal>,
+}
+
+/// Reads the URL, method and caller's signal from `(input, init)` as fetch would:
+/// `init` wins over a `Request` input.
+fn describe(input: &JsValue, init: &Object) -> Described {
+    let request = input.dyn_ref::<Request>();
+    let url = match (input.as_string(), request) {
+        (Some(url), _) => url,
+        (None, Some(request)) => request.url(),
+        (None, None) => String::from(js_sys::JsString::from(input.clone())),
+    };
+    let field = |name: &str| Reflect::get(init, &name.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
+    let method = field("method")
+        .and_then(|m| m.as_string())
+        .or_else(|| request.map(Request::method))
+        .unwrap_or_else(|| "GET".into());
+    let signal = field("signal")
+        .and_then(|s| s.dyn_into::<AbortSignal>().ok())
+        .or_else(|| request.map(Request::signal));
+    Described { url, method, signal }
+}
+
+/// Classes whose body must arrive within the timeout; video and transcode stream.
+fn wants_whole_body(class: RequestClass) -> bool {
+    matches!(class, RequestClass::Metadata | RequestClass::Thumbnail | RequestClass::Probe)
+}
+
+/// Runs `fetch(input, init)` under the engine's policy: resolves with the
+/// `Response`, or rejects with a typed error.
+pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
+    let init_object = init.dyn_ref::<Object>().cloned().unwrap_or_default();
+    let request = describe(&input, &init_object);
+    let mut stops = vec![runtime.lifetime()];
+    stops.extend(request.signal);
+    let secrets = runtime.secrets();
+    let url = redact_url(&request.url, &secrets);
+    if !is_online() {
+        runtime.set_online(false);
+    }
+
+    let mut service = String::new();
+    let mut start = runtime.engine(|e, now| e.begin(now, &request.method, &request.url)).unwrap_or(Start::PassThrough);
+    loop {
+        let attempt = match start {
+            Start::PassThrough => return JsFuture::from(global_fetch(&input, &init)).await,
+            Start::Fail(failure) => return Err(errors::failure(&failure, &service, &url)),
+            Start::Send(attempt) => attempt,
+        };
+        service = runtime.service_name(attempt.service);
+        let Sent { outcome, response } =
+            send(&input, &init_object, attempt.timeout_ms, &stops, wants_whole_body(attempt.class)).await;
+        if matches!(outcome, Outcome::NetworkError | Outcome::Timeout | Outcome::Offline) && !is_online() {
+            runtime.set_online(false);
+        }
+        let retry_after = response.as_ref().and_then(|r| r.headers().get("retry-after").ok().flatten());
+        let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall_clock() };
+        let next = runtime.engine(|e, now| e.finish(now, attempt.id, report)).unwrap_or(Next::Fail(Failure::Aborted));
+        match (next, response) {
+            (Next::Deliver, Some(response)) => return Ok(response.into()),
+            (Next::Fail(failure), _) => return Err(errors::failure(&failure, &service, &url)),
+            (Next::Deliver, None) => return Err(errors::failure(&Failure::Aborted, &service, &url)),
+            (Next::RetryAfter { delay_ms, .. }, _) => {
+                if !sleep(delay_ms, &stops).await {
+                    runtime.engine(|e, _| e.abort(attempt.id));
+                    return Err(errors::failure(&Failure::Aborted, &service, &url));
+                }
+                start = runtime.engine(|e, now| e.resume(now, attempt.id)).unwrap_or(Start::Fail(Failure::Aborted));
+            }
+        }
+    }
+}

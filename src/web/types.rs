@@ -1,0 +1,189 @@
+//! The package's TypeScript types, written by hand so nothing is `any`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** How a URL is classified; picks its timeout. */
+export type RequestClass = "video" | "transcode" | "thumbnail" | "metadata" | "probe";
+/** A circuit breaker's state. */
+export type BreakerState = "closed" | "open" | "halfOpen" | "isolated";
+/** Keys of the notice catalogue, in the order a problem unfolds. */
+export type NoticeKey = "slow" | "retrying" | "unavailable" | "fallback" | "restored" | "offline" | "online";
+
+/** A breaker's policy. */
+export interface BreakerConfig {
+  failureThreshold?: number;
+  errorRateThreshold?: number;
+  minimumRequests?: number;
+  windowBuckets?: number;
+  bucketMs?: number;
+  openMs?: number;
+  openBackoffFactor?: number;
+  maxOpenMs?: number;
+  halfOpenMaxTrials?: number;
+  successThreshold?: number;
+  slowCallsAreFailures?: boolean;
+}
+
+/** One service: the URLs routed to its breaker, and how to probe it. */
+export interface ServiceConfig {
+  /** 1 to 32 of a-z, 0-9, - or _. */
+  name: string;
+  /** Substrings of the URL that route a request to this service. */
+  match: string[];
+  /** A deep health endpoint; without one, the breaker recovers on a timer. */
+  probeUrl?: string | null;
+  breaker?: BreakerConfig;
+}
+
+/** The player's `resilience` config: the `enabled` flag plus overrides. Every field is optional. */
+export interface ResilienceConfig {
+  /** Off by default: a disabled module is a pure pass-through. */
+  enabled?: boolean;
+  timeouts?: { metadataMs?: number; thumbnailMs?: number; videoMs?: number; transcodeMs?: number; slowMs?: number };
+  retry?: {
+    maxAttempts?: number;
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    factor?: number;
+    jitter?: "full" | "decorrelated" | "equal" | "none";
+    methods?: string[];
+    statuses?: number[];
+    retryTimeouts?: boolean;
+    retryNetworkErrors?: boolean;
+    deadlineMs?: number;
+    maxRetryAfterMs?: number;
+  };
+  budget?: { ratio?: number; minPerSecond?: number; windowMs?: number };
+  probe?: {
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    factor?: number;
+    timeoutMs?: number;
+    successThreshold?: number;
+    jitter?: boolean;
+  };
+  notices?: { durationMs?: number; minIntervalMs?: number; messages?: Partial<Record<NoticeKey, string>> };
+  playback?: { stallMs?: number; resume?: "session" | "stopped"; thumbnailStepMs?: number; sourceRetries?: number };
+  persistence?: { enabled?: boolean; key?: string; maxAgeMs?: number };
+  /** Replaces the default services (plex, api). */
+  services?: ServiceConfig[];
+  /** Replaces the default class rules; unmatched URLs are "metadata". */
+  classes?: { class: RequestClass; match: string[] }[];
+  /** Query parameters and headers that are secrets (default ["X-Plex-Token"]). */
+  secrets?: string[];
+}
+
+/** Stable error codes. */
+export type ErrorCode = "BREAKER_OPEN" | "TIMEOUT" | "RETRIES_EXHAUSTED" | "OFFLINE" | "ABORTED" | "CONFIG";
+
+/** Every error the module throws or rejects with. URLs in it are redacted. */
+export interface ResilienceError extends Error {
+  name: "ResilienceError" | "AbortError";
+  code: ErrorCode;
+  /** The service's name (request errors). */
+  service?: string;
+  /** The request URL with secrets redacted (request errors). */
+  url?: string;
+  /** BREAKER_OPEN: when trying again is worth it; null while isolated. */
+  retryAfterMs?: number | null;
+  /** TIMEOUT, RETRIES_EXHAUSTED: attempts made. */
+  attempts?: number;
+  /** RETRIES_EXHAUSTED: the last status, null after network errors. */
+  status?: number | null;
+  /** CONFIG: the offending field's path, e.g. "retry.maxAttempts". */
+  field?: string;
+  /** CONFIG: the rule it broke, e.g. "be between 1 and 10". */
+  rule?: string;
+}
+
+/** A notice for the person exercising. */
+export interface NoticeEvent {
+  type: "notice";
+  kind: NoticeKey;
+  key: NoticeKey;
+  severity: "info" | "warning" | "error";
+  text: string;
+  durationMs: number;
+  service: string | null;
+}
+/** A breaker changed state. `at` is in performance.now() milliseconds. */
+export interface StateEvent { type: "state"; service: string; from: BreakerState; to: BreakerState; at: number }
+/** A request will be retried after `delayMs`. */
+export interface RetryEvent { type: "retry"; service: string; url: string; attempt: number; delayMs: number; status: number | null }
+/** A health probe ended. */
+export interface ProbeEvent { type: "probe"; service: string; healthy: boolean }
+
+/** One request class's counters and latency histogram. */
+export interface ClassMetrics {
+  class: RequestClass;
+  requests: number;
+  retries: number;
+  rejected: number;
+  successes: number;
+  failures: number;
+  notCounted: number;
+  timeouts: number;
+  /** `counts[i]` is the number of calls at or under `bucketsMs[i]`; the last count is the overflow. */
+  latency: { bucketsMs: number[]; counts: number[] };
+}
+/** Counters, error rates, latencies and time in state. */
+export interface MetricsSnapshot {
+  services: {
+    name: string;
+    state: BreakerState;
+    errorRate: number;
+    timeInStateMs: { closed: number; open: number; halfOpen: number; isolated: number };
+    classes: ClassMetrics[];
+  }[];
+}
+/** Metrics, sent at most once a second while something changes. */
+export interface MetricsEvent extends MetricsSnapshot { type: "metrics" }
+
+/** Event payloads by name, for `on(name, listener)`. */
+export interface ResilienceEvents {
+  notice: NoticeEvent;
+  state: StateEvent;
+  retry: RetryEvent;
+  probe: ProbeEvent;
+  metrics: MetricsEvent;
+}
+
+/** The breakers' persisted and shared state. Holds no URL and no secret. */
+export interface Snapshot {
+  version: number;
+  /** Unix ms. */
+  savedAt: number;
+  services: { name: string; breaker: { state: BreakerState; openRemainingMs: number; reopenCount: number } }[];
+}
+
+/** One player's resilience: a resilient fetch, events and breaker controls. */
+export class Resilience {
+  private constructor();
+  /** Whether the module is on (enabled and not disposed). */
+  readonly enabled: boolean;
+  /** fetch with timeouts, retries and breakers; rejects with a ResilienceError. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Listens to an event; returns a function that unsubscribes. */
+  on<K extends keyof ResilienceEvents>(name: K, listener: (event: ResilienceEvents[K]) => void): () => void;
+  snapshot(): Snapshot;
+  /** null when disabled. */
+  metrics(): MetricsSnapshot | null;
+  /** Closes a service's breaker; false for an unknown service. */
+  reset(service: string): boolean;
+  /** Holds a service's breaker open until reset; false for an unknown service. */
+  isolate(service: string): boolean;
+  /** Probes every open breaker now (a user's "retry"). */
+  retryNow(): void;
+  /** Stops every timer, listener, channel and request of this instance. */
+  dispose(): void;
+  /** Frees the wasm memory (also disposes). */
+  free(): void;
+}
+
+/** Creates the module; throws a ResilienceError with code "CONFIG" for an invalid config. */
+export function createResilience(config?: ResilienceConfig | null): Resilience;
+/** Throws like createResilience, without starting anything. */
+export function validateConfig(config?: ResilienceConfig | null): void;
+"#;

@@ -1,0 +1,474 @@
+//! Browser tests: the web layer in headless Chromium against the local fault
+//! server (`www/fault-server.mjs`). Run by `npm test`, which starts the server and
+//! passes its address in `FAULT_SERVER_URL` at build time.
+//!
+//! Every test uses its own fault-server session and storage key, so tests never
+//! see each other's faults, counts or breakers. Waits are bounded polls for an
+//! observable condition, never a sleep that a pass depends on.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use js_sys::{Array, Function, Reflect};
+use player_resilience::web::{create_resilience, Resilience};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SERVER: &str = match option_env!("FAULT_SERVER_URL") {
+    Some(url) => url,
+    None => "http://127.0.0.1:8787",
+};
+
+#[wasm_bindgen(inline_js = r#"
+const live = new Set();
+let tracking = false;
+export function trackTimers() {
+  if (tracking) return;
+  tracking = true;
+  const set = globalThis.setTimeout, clear = globalThis.clearTimeout;
+  globalThis.setTimeout = function (f, ms, ...args) {
+    const id = set.call(globalThis, (...a) => { live.delete(id); return typeof f === 'function' ? f(...a) : undefined; }, ms, ...args);
+    live.add(id);
+    return id;
+  };
+  globalThis.clearTimeout = function (id) { live.delete(id); return clear.call(globalThis, id); };
+}
+export function liveTimers() { return live.size; }
+
+export async function control(server, path) {
+  const response = await fetch(server + path);
+  if (!response.ok) throw new Error(`fault server: ${path}: ${await response.text()}`);
+  return response.json();
+}
+
+function merge(a, b) {
+  for (const [k, v] of Object.entries(b)) {
+    a[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
+  }
+  return a;
+}
+export function testConfig(base, key, overrides) {
+  return merge({
+    enabled: true,
+    timeouts: { metadataMs: 2000, thumbnailMs: 2000, videoMs: 3000, transcodeMs: 3000, slowMs: 1000 },
+    retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    probe: { initialDelayMs: 100, maxDelayMs: 400, timeoutMs: 1000, successThreshold: 1, jitter: false },
+    persistence: { enabled: true, key },
+    services: [{
+      name: 'plex',
+      match: ['/api/v1/proxy/plex/', '/api/v1/play/'],
+      probeUrl: base + '/api/v1/proxy/plex/identity',
+      breaker: { failureThreshold: 3, successThreshold: 1, openMs: 60000 },
+    }],
+  }, JSON.parse(overrides));
+}
+
+// Headless Chromium cannot be taken offline from inside the page, so the test
+// plays the browser's part: navigator.onLine and the offline/online events.
+const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, 'onLine');
+export function setOnline(online) {
+  if (online) Object.defineProperty(Navigator.prototype, 'onLine', onLine);
+  else Object.defineProperty(Navigator.prototype, 'onLine', { get: () => false, configurable: true });
+  window.dispatchEvent(new Event(online ? 'online' : 'offline'));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = trackTimers)]
+    fn track_timers();
+    #[wasm_bindgen(js_name = liveTimers)]
+    fn live_timers() -> u32;
+    #[wasm_bindgen(catch)]
+    async fn control(server: &str, path: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = testConfig)]
+    fn test_config(base: &str, key: &str, overrides: &str) -> JsValue;
+    #[wasm_bindgen(js_name = setOnline)]
+    fn set_online(online: bool);
+}
+
+/// One test's fault-server session and storage key.
+struct Case {
+    session: String,
+    base: String,
+}
+
+impl Case {
+    async fn new(name: &str) -> Case {
+        let session = format!("{name}-{}", (js_sys::Math::random() * 1e9) as u64);
+        let case = Case { base: format!("{SERVER}/s/{session}"), session };
+        case.fault("route=all&mode=healthy").await;
+        case
+    }
+
+    /// Switches the session's faults, e.g. `route=metadata&mode=hang`.
+    async fn fault(&self, query: &str) {
+        control(SERVER, &format!("/__fault/set?session={}&{query}", self.session)).await.expect("fault server");
+    }
+
+    /// Requests the server received on `route`.
+    async fn count(&self, route: &str) -> u32 {
+        let counts = control(SERVER, &format!("/__fault/counts?session={}", self.session)).await.expect("counts");
+        Reflect::get(&counts, &route.into()).unwrap().as_f64().unwrap() as u32
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An enabled instance with fast test timings plus `overrides` (JSON).
+    fn start(&self, overrides: &str) -> Resilience {
+        create_resilience(test_config(&self.base, &self.session, overrides)).expect("valid config")
+    }
+}
+
+/// Collects the events named `name` as they arrive.
+fn record(r: &Resilience, name: &str) -> Rc<RefCell<Vec<JsValue>>> {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |e| sink.borrow_mut().push(e)).into_js_value();
+    r.on(name, listener.unchecked_into::<Function>()).expect("known event");
+    events
+}
+
+fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn text(value: &JsValue, name: &str) -> String {
+    field(value, name).as_string().unwrap_or_default()
+}
+
+fn number(value: &JsValue, name: &str) -> f64 {
+    field(value, name).as_f64().unwrap_or(f64::NAN)
+}
+
+fn now() -> f64 {
+    web_sys::window().unwrap().performance().unwrap().now()
+}
+
+async fn get(r: &Resilience, url: &str) -> Result<web_sys::Response, JsValue> {
+    JsFuture::from(r.fetch(url.into(), JsValue::UNDEFINED)).await.map(JsCast::unchecked_into)
+}
+
+/// Polls `done` every 20 ms; fails the test after `limit_ms`.
+async fn wait_until(what: &str, limit_ms: f64, mut done: impl FnMut() -> bool) {
+    let start = now();
+    while !done() {
+        assert!(now() - start < limit_ms, "timed out after {limit_ms} ms waiting for {what}");
+        TimeoutFuture::new(20).await;
+    }
+}
+
+fn has_state(events: &Rc<RefCell<Vec<JsValue>>>, to: &str) -> bool {
+    events.borrow().iter().any(|e| text(e, "to") == to)
+}
+
+/// Opens the plex breaker with three 502s on metadata.
+async fn open_breaker(case: &Case, r: &Resilience) {
+    case.fault("route=metadata&mode=bad-gateway").await;
+    for _ in 0..3 {
+        let e = get(r, &case.url("/api/v1/play/1")).await.unwrap_err();
+        assert_eq!(text(&e, "code"), "RETRIES_EXHAUSTED");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn each_class_has_its_own_timeout() {
+    let case = Case::new("timeouts").await;
+    let r = case.start(r#"{"timeouts":{"metadataMs":300,"videoMs":1200},"retry":{"maxAttempts":1}}"#);
+    case.fault("route=all&mode=hang").await;
+
+    let started = now();
+    let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+    let metadata_ms = now() - started;
+    assert_eq!(text(&e, "code"), "TIMEOUT");
+    assert_eq!(number(&e, "attempts"), 1.0);
+    assert!((300.0..1_100.0).contains(&metadata_ms), "metadata gave up after {metadata_ms} ms");
+
+    let started = now();
+    let e = get(&r, &case.url("/api/v1/proxy/plex/stream/1")).await.unwrap_err();
+    let video_ms = now() - started;
+    assert_eq!(text(&e, "code"), "TIMEOUT");
+    assert!(video_ms >= 1_200.0, "video gave up after {video_ms} ms, before its 1200 ms timeout");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_stalled_body_times_out_for_light_classes() {
+    let case = Case::new("slow-body").await;
+    let r = case.start(r#"{"timeouts":{"metadataMs":400},"retry":{"maxAttempts":1}}"#);
+    case.fault("route=metadata&mode=slow-body").await;
+    let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "TIMEOUT");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_504_is_retried_then_succeeds() {
+    let case = Case::new("retry-504").await;
+    let r = case.start("{}");
+    let retries = record(&r, "retry");
+    case.fault("route=metadata&mode=gateway-timeout&times=2").await;
+
+    let response = get(&r, &case.url("/api/v1/play/1")).await.expect("third attempt succeeds");
+    assert_eq!(response.status(), 200);
+    assert_eq!(case.count("metadata").await, 3);
+    let retries = retries.borrow();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(number(&retries[0], "status"), 504.0);
+    assert_eq!(number(&retries[1], "attempt"), 3.0);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn retries_run_out() {
+    let case = Case::new("exhausted").await;
+    let r = case.start(r#"{"services":[{"name":"plex","match":["/api/v1/play/"],"breaker":{"failureThreshold":10}}]}"#);
+    case.fault("route=metadata&mode=unavailable").await;
+    let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "RETRIES_EXHAUSTED");
+    assert_eq!(number(&e, "attempts"), 3.0);
+    assert_eq!(number(&e, "status"), 503.0);
+    assert_eq!(text(&e, "service"), "plex");
+    assert_eq!(case.count("metadata").await, 3);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn non_retryable_statuses_resolve_as_responses() {
+    let case = Case::new("not-found").await;
+    let r = case.start("{}");
+    let response = get(&r, &case.url("/api/v1/proxy/plex/nothing-here")).await.expect("a 404 is a response");
+    assert_eq!(response.status(), 404);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn an_open_breaker_fails_fast_and_only_probes_reach_the_server() {
+    let case = Case::new("fail-fast").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let states = record(&r, "state");
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &r).await;
+    assert!(has_state(&states, "open"));
+
+    for _ in 0..10 {
+        let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+        assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+        assert!(number(&e, "retryAfterMs") >= 0.0);
+    }
+    assert_eq!(case.count("metadata").await, 3, "requests reached the server while the breaker was open");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn probes_close_the_breaker_when_the_server_is_back() {
+    let case = Case::new("recovery").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let states = record(&r, "state");
+    let probes = record(&r, "probe");
+    let notices = record(&r, "notice");
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &r).await;
+    wait_until("a failed probe", 3_000.0, || !probes.borrow().is_empty()).await;
+    assert!(case.count("identity").await >= 1);
+
+    case.fault("route=all&mode=healthy").await;
+    wait_until("half-open after a healthy probe", 3_000.0, || has_state(&states, "halfOpen")).await;
+    let response = get(&r, &case.url("/api/v1/play/1")).await.expect("the trial request goes through");
+    assert_eq!(response.status(), 200);
+    assert!(has_state(&states, "closed"));
+    assert!(notices.borrow().iter().any(|n| text(n, "key") == "restored"));
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn retry_after_is_respected() {
+    let case = Case::new("retry-after").await;
+    let r = case.start("{}");
+    let retries = record(&r, "retry");
+    case.fault("route=metadata&mode=retry-after&retryAfter=1&times=1").await;
+    let started = now();
+    let response = get(&r, &case.url("/api/v1/play/1")).await.expect("succeeds after waiting");
+    assert_eq!(response.status(), 200);
+    let waited = now() - started;
+    assert_eq!(number(&retries.borrow()[0], "delayMs"), 1_000.0);
+    assert!(waited >= 1_000.0, "retried after {waited} ms despite Retry-After: 1");
+
+    case.fault("route=metadata&mode=too-many&retryAfter=1&times=1").await;
+    let started = now();
+    get(&r, &case.url("/api/v1/play/1")).await.expect("succeeds after a 429");
+    assert!(now() - started >= 1_000.0);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_caller_abort_mid_retry_rejects_and_leaves_no_timer() {
+    track_timers();
+    let case = Case::new("abort").await;
+    let r = case.start(r#"{"retry":{"initialDelayMs":5000,"maxDelayMs":5000,"jitter":"none"}}"#);
+    let retries = record(&r, "retry");
+    case.fault("route=metadata&mode=unavailable").await;
+    // Let the start-up wake-up pass so only this request's timers remain.
+    TimeoutFuture::new(10).await;
+    let baseline = live_timers();
+
+    let controller = web_sys::AbortController::new().unwrap();
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"signal".into(), &controller.signal()).unwrap();
+    let pending = JsFuture::from(r.fetch(case.url("/api/v1/play/1").into(), init.into()));
+    let outcome = Rc::new(RefCell::new(None));
+    let slot = outcome.clone();
+    wasm_bindgen_futures::spawn_local(async move { *slot.borrow_mut() = Some(pending.await) });
+
+    wait_until("the first retry to be scheduled", 3_000.0, || !retries.borrow().is_empty()).await;
+    assert!(live_timers() > baseline, "a retry wait should be pending");
+    controller.abort();
+    wait_until("the request to settle", 1_000.0, || outcome.borrow().is_some()).await;
+    let e = outcome.borrow_mut().take().unwrap().unwrap_err();
+    assert_eq!(text(&e, "code"), "ABORTED");
+    assert_eq!(text(&e, "name"), "AbortError");
+    assert_eq!(live_timers(), baseline, "a timer outlived the aborted request");
+    assert_eq!(case.count("metadata").await, 1);
+    r.dispose();
+    assert_eq!(live_timers(), 0, "a timer outlived dispose()");
+}
+
+#[wasm_bindgen_test]
+async fn disabled_is_a_pure_pass_through() {
+    track_timers();
+    let case = Case::new("disabled").await;
+    let before = live_timers();
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let config = test_config(&case.base, &case.session, r#"{"enabled":false}"#);
+    let r = create_resilience(config).expect("valid config");
+    assert!(!r.enabled());
+    case.fault("route=metadata&mode=unavailable").await;
+    let response = get(&r, &case.url("/api/v1/play/1")).await.expect("a 503 is just a response");
+    assert_eq!(response.status(), 503);
+    assert_eq!(case.count("metadata").await, 1, "a disabled module must not retry");
+    assert_eq!(live_timers(), before, "a disabled module must not start timers");
+    assert_eq!(storage.get_item(&case.session).unwrap(), None, "a disabled module must not touch storage");
+    assert!(create_resilience(JsValue::UNDEFINED).map(|r| !r.enabled()).unwrap(), "no config is disabled");
+}
+
+#[wasm_bindgen_test]
+fn invalid_config_is_rejected_with_its_field() {
+    let cases = [
+        (r#"{"retry":{"maxAttempts":0}}"#, "retry.maxAttempts"),
+        (r#"{"timeouts":{"videoMs":"soon"}}"#, "timeouts.videoMs"),
+        (r#"{"probe":{"jitterr":true}}"#, "probe.jitterr"),
+        (r#"{"services":[{"name":"Plex!","match":["/x"]}]}"#, "services[0].name"),
+    ];
+    for (config, field_path) in cases {
+        let config = js_sys::JSON::parse(config).unwrap();
+        let e = create_resilience(config).err().expect("rejected");
+        assert!(e.is_instance_of::<js_sys::Error>());
+        assert_eq!(text(&e, "code"), "CONFIG");
+        assert_eq!(text(&e, "field"), field_path);
+        assert!(text(&e, "message").starts_with(field_path), "{}", text(&e, "message"));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn breaker_state_survives_a_reload() {
+    let case = Case::new("reload").await;
+    let first = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &first).await;
+    first.dispose();
+    drop(first);
+
+    let second = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let e = get(&second, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN", "a reload during an outage must not hammer the server");
+    assert_eq!(case.count("metadata").await, 3);
+    let snapshot = second.snapshot();
+    let stored = web_sys::window().unwrap().local_storage().unwrap().unwrap().get_item(&case.session).unwrap();
+    assert!(stored.unwrap().contains("\"open\""));
+    assert_eq!(Array::from(&field(&snapshot, "services")).length(), 1);
+    second.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_or_foreign_stored_state_is_ignored() {
+    let case = Case::new("corrupt").await;
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let records = [
+        "{not json",
+        r#"{"version":1,"savedAt":1,"services":[{"name":"plex","breaker":{"state":"open"}}]}"#,
+        r#"{"version":99,"savedAt":0,"services":[]}"#,
+        r#"[1,2,3]"#,
+    ];
+    for record in records {
+        storage.set_item(&case.session, record).unwrap();
+        let r = case.start("{}");
+        let response = get(&r, &case.url("/api/v1/play/1")).await.expect("starts closed");
+        assert_eq!(response.status(), 200);
+        r.dispose();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn two_tabs_share_state_and_only_one_probes() {
+    let case = Case::new("tabs").await;
+    let a = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let b = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let (a_probes, b_probes) = (record(&a, "probe"), record(&b, "probe"));
+    let b_states = record(&b, "state");
+    case.fault("route=identity&mode=unavailable").await;
+
+    open_breaker(&case, &a).await;
+    wait_until("the other instance to learn the breaker opened", 2_000.0, || has_state(&b_states, "open")).await;
+    let e = get(&b, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+    assert_eq!(case.count("metadata").await, 3);
+
+    wait_until("several probes", 4_000.0, || a_probes.borrow().len() + b_probes.borrow().len() >= 3).await;
+    let (pa, pb) = (a_probes.borrow().len(), b_probes.borrow().len());
+    assert!(pa == 0 || pb == 0, "both instances probed: {pa} and {pb}");
+
+    case.fault("route=all&mode=healthy").await;
+    wait_until("the other instance to learn the breaker closed", 4_000.0, || has_state(&b_states, "closed")).await;
+    get(&b, &case.url("/api/v1/play/1")).await.expect("closed again");
+    a.dispose();
+    b.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn offline_failures_are_not_counted_against_the_server() {
+    let case = Case::new("offline").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let states = record(&r, "state");
+    let notices = record(&r, "notice");
+    set_online(false);
+    for _ in 0..5 {
+        let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+        assert_eq!(text(&e, "code"), "OFFLINE");
+    }
+    set_online(true);
+    assert!(states.borrow().is_empty(), "offline failures moved the breaker");
+    assert!(notices.borrow().iter().any(|n| text(n, "key") == "offline"));
+    let response = get(&r, &case.url("/api/v1/play/1")).await.expect("back online, still closed");
+    assert_eq!(response.status(), 200);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn secrets_never_reach_events_errors_or_storage() {
+    let case = Case::new("secrets").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":2}}"#);
+    let retries = record(&r, "retry");
+    case.fault("route=metadata&mode=unavailable").await;
+    let e = get(&r, &case.url("/api/v1/play/1?X-Plex-Token=hunter2")).await.unwrap_err();
+    assert!(!text(&e, "url").contains("hunter2"), "{}", text(&e, "url"));
+    assert!(!text(&e, "message").contains("hunter2"));
+    assert!(retries.borrow().iter().all(|e| !text(e, "url").contains("hunter2")));
+    let stored = web_sys::window().unwrap().local_storage().unwrap().unwrap().get_item(&case.session).unwrap();
+    assert!(!stored.unwrap_or_default().contains("hunter2"));
+    r.dispose();
+}
