@@ -682,6 +682,24 @@ impl Engine {
     /// Adopts a stored or shared snapshot, minus the time that has passed since it
     /// was taken. Services it names that the config doesn't have are ignored.
     pub fn restore(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
+        self.apply(snapshot, now, wall_clock_ms, false)
+    }
+
+    /// Adopts another live tab's breakers, like [`Engine::restore`], except that a
+    /// half-open breaker there is half-open here too: the other tab's probes
+    /// succeeded, so this tab may send trials instead of failing fast until the
+    /// other one happens to close it.
+    pub fn adopt(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
+        self.apply(snapshot, now, wall_clock_ms, true)
+    }
+
+    fn apply(
+        &mut self,
+        snapshot: &EngineSnapshot,
+        now: Millis,
+        wall_clock_ms: u64,
+        live: bool,
+    ) -> Result<(), RestoreError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(RestoreError::Version);
         }
@@ -700,7 +718,13 @@ impl Engine {
                 open_remaining_ms: stored.breaker.open_remaining_ms.saturating_sub(elapsed),
                 ..stored.breaker.clone()
             };
-            let transition = self.service_mut(service).and_then(|s| s.breaker.restore(&adjusted, now));
+            let transition = self.service_mut(service).and_then(|s| {
+                if live && adjusted.state == BreakerState::HalfOpen {
+                    s.breaker.half_open(now)
+                } else {
+                    s.breaker.restore(&adjusted, now)
+                }
+            });
             self.on_transition(now, service, transition, None);
         }
         Ok(())
@@ -969,6 +993,84 @@ mod tests {
         assert_eq!(engine.poll_timeout(), Some(now));
         assert_eq!(engine.poll_probe(now).map(|p| p.service), Some(0));
         assert_eq!(engine.poll_probe(now), None);
+    }
+
+    /// What one tab shares with another after its own change: the services that moved.
+    fn shared(engine: &mut Engine, now: Millis) -> Option<EngineSnapshot> {
+        let mut changed = Vec::new();
+        while let Some(event) = engine.poll_event() {
+            if let Event::State { service, .. } = event {
+                changed.push(service);
+            }
+        }
+        let mut snapshot = engine.snapshot(now, now);
+        snapshot.services.retain(|s| changed.contains(&s.name));
+        (!snapshot.services.is_empty()).then_some(snapshot)
+    }
+
+    #[test]
+    fn an_idle_prober_tab_does_not_strand_a_busy_tab_open() {
+        // Given two tabs; A probes, B does not
+        let (mut a, mut b) = (Engine::new(Config::default(), 1, 0), Engine::new(Config::default(), 2, 0));
+        b.set_prober(0, false);
+        // When A's requests open the plex breaker, B adopts it
+        for i in 0..3 {
+            let Start::Send(attempt) = a.begin(i, "POST", "/api/v1/proxy/plex/library") else { panic!() };
+            let report = Report { outcome: Outcome::Status(502), retry_after: None, wall_clock_ms: i };
+            a.finish(i, attempt.id, report);
+        }
+        assert_eq!(a.state(0), Some(BreakerState::Open));
+        b.adopt(&shared(&mut a, 10).unwrap(), 10, 10).unwrap();
+        assert_eq!(b.state(0), Some(BreakerState::Open));
+        // And A's probes succeed while A itself sends nothing
+        let mut now = 10;
+        while a.state(0) == Some(BreakerState::Open) {
+            now = a.poll_timeout().unwrap();
+            let probe = a.poll_probe(now).unwrap();
+            a.probe_result(now, probe.service, Outcome::Status(200));
+        }
+        assert_eq!(a.state(0), Some(BreakerState::HalfOpen));
+        // Then B, told so, is half-open too and its own trials close it
+        b.adopt(&shared(&mut a, now).unwrap(), now, now).unwrap();
+        assert_eq!(b.state(0), Some(BreakerState::HalfOpen));
+        for _ in 0..3 {
+            let Start::Send(attempt) = b.begin(now, "GET", "/api/v1/proxy/plex/library") else { panic!() };
+            let report = Report { outcome: Outcome::Status(200), retry_after: None, wall_clock_ms: now };
+            b.finish(now, attempt.id, report);
+        }
+        assert_eq!(b.state(0), Some(BreakerState::Closed));
+        // And A, told so, closes without a trial of its own
+        a.adopt(&shared(&mut b, now).unwrap(), now, now).unwrap();
+        assert_eq!(a.state(0), Some(BreakerState::Closed));
+        assert_eq!(a.poll_timeout(), None, "A still has a probe or deadline pending");
+    }
+
+    #[test]
+    fn adopting_a_timer_service_half_open_does_not_ping_pong() {
+        // Given two tabs with the timer-recovered api breaker open in both
+        let (mut a, mut b) = (Engine::new(Config::default(), 1, 0), Engine::new(Config::default(), 2, 0));
+        a.isolate(0, "api");
+        a.reset(0, "api");
+        let open = EngineSnapshot {
+            version: SNAPSHOT_VERSION,
+            saved_at: 0,
+            services: vec![ServiceSnapshot {
+                name: "api".into(),
+                breaker: BreakerSnapshot { state: BreakerState::Open, open_remaining_ms: 30_000, reopen_count: 0 },
+            }],
+        };
+        a.restore(&open, 0, 0).unwrap();
+        b.restore(&open, 0, 0).unwrap();
+        let _ = (shared(&mut a, 0), shared(&mut b, 0));
+        // When A's open time ends first and B adopts its half-open state
+        a.handle_timeout(30_000);
+        assert_eq!(a.state(1), Some(BreakerState::HalfOpen));
+        b.adopt(&shared(&mut a, 30_000).unwrap(), 30_000, 30_000).unwrap();
+        assert_eq!(b.state(1), Some(BreakerState::HalfOpen));
+        let _ = shared(&mut b, 30_000);
+        // Then B's own timer changes nothing more, so there is nothing to send back
+        b.handle_timeout(30_001);
+        assert_eq!(shared(&mut b, 30_001), None);
     }
 
     proptest! {

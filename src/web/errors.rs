@@ -23,11 +23,7 @@ pub fn config(e: &ConfigError) -> JsValue {
     error(
         "ResilienceError",
         &e.to_string(),
-        &[
-            ("code", "CONFIG".into()),
-            ("field", e.field.as_str().into()),
-            ("rule", e.rule.as_str().into()),
-        ],
+        &[("code", "CONFIG".into()), ("field", e.field.as_str().into()), ("rule", e.rule.as_str().into())],
     )
 }
 

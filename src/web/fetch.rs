@@ -37,9 +37,8 @@ fn describe(input: &JsValue, init: &Object) -> Described {
         .and_then(|m| m.as_string())
         .or_else(|| request.map(Request::method))
         .unwrap_or_else(|| "GET".into());
-    let signal = field("signal")
-        .and_then(|s| s.dyn_into::<AbortSignal>().ok())
-        .or_else(|| request.map(Request::signal));
+    let signal =
+        field("signal").and_then(|s| s.dyn_into::<AbortSignal>().ok()).or_else(|| request.map(Request::signal));
     Described { url, method, signal }
 }
 

@@ -226,7 +226,7 @@ impl Runtime {
         };
         if let Ok(mut core) = self.core.try_borrow_mut() {
             core.remote = true;
-            let _ = core.engine.restore(&snapshot, now(), wall_clock());
+            let _ = core.engine.adopt(&snapshot, now(), wall_clock());
         }
         self.settle();
         if let Ok(mut core) = self.core.try_borrow_mut() {
@@ -251,12 +251,9 @@ impl Runtime {
             while let Some(event) = core.engine.poll_event() {
                 let name = match &event {
                     Event::Notice(_) => "notice",
-                    Event::State { service, to, .. } => {
+                    Event::State { service, .. } => {
                         changed = true;
-                        // Half-open is a tab's own trial phase; sharing it would ping-pong.
-                        if *to != BreakerState::HalfOpen {
-                            shared.push(service.clone());
-                        }
+                        shared.push(service.clone());
                         "state"
                     }
                     Event::Retry { .. } => "retry",
