@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/setup.sh --no-browser
 cargo build --lib --release --target wasm32-unknown-unknown
 rm -rf pkg
 wasm-bindgen target/wasm32-unknown-unknown/release/player_resilience.wasm --out-dir pkg --target web

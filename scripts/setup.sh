@@ -37,8 +37,9 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ package.json -nt node_modules/.packa
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
 
-# Headless browser tests use Debian's Chromium and its matching ChromeDriver.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Headless browser tests use Debian's Chromium and its matching ChromeDriver
+# (not needed to build: `setup.sh --no-browser`).
+if [ "${1:-}" != "--no-browser" ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
   step "installing chromium and chromium-driver with apt"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reports what a browser downloads, gzipped (-9): the wasm plus its JS glue and
-# entry. Fails when over the 40 KB (40,960 B) budget. Builds pkg/ if missing.
+# entry, against the 40 KB (40,960 B) budget. Builds pkg/ if missing. With
+# --check it fails when over budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,6 @@ for f in player_resilience_bg.wasm player_resilience.js index.js; do
 done
 printf 'size: %d B gzipped (wasm + glue), budget %d B\n' "$total" "$budget"
 if [ "$total" -gt "$budget" ]; then
-  echo "size: over budget by $((total - budget)) B" >&2
-  exit 1
+  echo "size: OVER BUDGET by $((total - budget)) B"
+  [ "${1:-}" != "--check" ] || exit 1
 fi

@@ -478,3 +478,56 @@ async fn secrets_never_reach_events_errors_or_storage() {
     assert!(!stored.unwrap_or_default().contains("hunter2"));
     r.dispose();
 }
+
+#[wasm_bindgen_test]
+async fn going_online_probes_at_once_and_offline_pauses_probes() {
+    let case = Case::new("online-probe").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1},"probe":{"initialDelayMs":60000,"maxDelayMs":60000}}"#);
+    let probes = record(&r, "probe");
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &r).await;
+    // The first probe is a minute away; going offline and back online asks for one now.
+    set_online(false);
+    assert_eq!(case.count("identity").await, 0);
+    set_online(true);
+    wait_until("a probe right after coming online", 1_000.0, || !probes.borrow().is_empty()).await;
+    assert_eq!(case.count("identity").await, 1);
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn dispose_rejects_requests_in_flight() {
+    let case = Case::new("dispose").await;
+    let r = case.start("{}");
+    case.fault("route=metadata&mode=hang").await;
+    let pending = JsFuture::from(r.fetch(case.url("/api/v1/play/1").into(), JsValue::UNDEFINED));
+    let started = now();
+    while case.count("metadata").await == 0 {
+        assert!(now() - started < 2_000.0, "the request never reached the server");
+        TimeoutFuture::new(20).await;
+    }
+    r.dispose();
+    let e = pending.await.unwrap_err();
+    assert_eq!(text(&e, "code"), "ABORTED");
+    assert!(!r.enabled());
+    // After dispose the instance is the browser's fetch.
+    case.fault("route=metadata&mode=unavailable").await;
+    assert_eq!(get(&r, &case.url("/api/v1/play/1")).await.unwrap().status(), 503);
+}
+
+#[wasm_bindgen_test]
+async fn metrics_are_reported_as_events_and_on_demand() {
+    let case = Case::new("metrics").await;
+    let r = case.start("{}");
+    let metrics = record(&r, "metrics");
+    get(&r, &case.url("/api/v1/play/1")).await.unwrap();
+    wait_until("a metrics event", 2_000.0, || !metrics.borrow().is_empty()).await;
+    let services = Array::from(&field(&metrics.borrow()[0], "services"));
+    assert_eq!(text(&services.get(0), "name"), "plex");
+    let now = r.metrics();
+    let classes = Array::from(&field(&Array::from(&field(&now, "services")).get(0), "classes"));
+    let metadata = classes.iter().find(|c| text(c, "class") == "metadata").unwrap();
+    assert_eq!(number(&metadata, "requests"), 1.0);
+    assert_eq!(number(&metadata, "successes"), 1.0);
+    r.dispose();
+}
