@@ -21,8 +21,11 @@ await init();
 
 export { createResilience, validateConfig, Resilience } from './player_resilience.js';
 JS
-cat >pkg/index.d.ts <<'TS'
-export * from './player_resilience.js';
+# The entry's types: the API and every named type, but not the manual init.
+types=$(sed -n 's/^export \(type\|interface\) \([A-Za-z]*\).*/\2/p' pkg/player_resilience.d.ts | grep -v Init | paste -sd, -)
+cat >pkg/index.d.ts <<TS
+export { createResilience, validateConfig, Resilience } from './player_resilience.js';
+export type { ${types//,/, } } from './player_resilience.js';
 TS
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)

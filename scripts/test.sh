@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: set-up, the engine's native tests (unit, scenario, property), lints,
-# the fault server's own tests, the package build and its size budget, then the
+# the fault server's own tests, the package build, its types and size, then the
 # browser tests in headless Chromium against a fault server started here and
 # stopped on exit, pass or fail.
 set -euo pipefail
@@ -32,8 +32,9 @@ cargo clippy --lib --test browser --target wasm32-unknown-unknown -- -D warnings
 echo "[test] fault server"
 node --test www/ 2>&1 | tee "$logs/server"
 
-echo "[test] package build and size"
+echo "[test] package build, types and size"
 bash scripts/build.sh
+node_modules/.bin/tsc -p tests/types
 bash scripts/size.sh
 
 echo "[test] browser tests (headless Chromium)"
