@@ -71,6 +71,10 @@ export function testConfig(base, key, overrides) {
 // Headless Chromium cannot be taken offline from inside the page, so the test
 // plays the browser's part: navigator.onLine and the offline/online events.
 const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, 'onLine');
+export function hideWebLocks(hidden) {
+  if (hidden) Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
+  else delete navigator.locks;
+}
 export function setOnline(online) {
   if (online) Object.defineProperty(Navigator.prototype, 'onLine', onLine);
   else Object.defineProperty(Navigator.prototype, 'onLine', { get: () => false, configurable: true });
@@ -88,6 +92,8 @@ extern "C" {
     fn test_config(base: &str, key: &str, overrides: &str) -> JsValue;
     #[wasm_bindgen(js_name = setOnline)]
     fn set_online(online: bool);
+    #[wasm_bindgen(js_name = hideWebLocks)]
+    fn hide_web_locks(hidden: bool);
 }
 
 /// One test's fault-server session and storage key.
@@ -530,4 +536,24 @@ async fn metrics_are_reported_as_events_and_on_demand() {
     assert_eq!(number(&metadata, "requests"), 1.0);
     assert_eq!(number(&metadata, "successes"), 1.0);
     r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn without_web_locks_a_storage_lease_elects_one_prober() {
+    let case = Case::new("lease").await;
+    hide_web_locks(true);
+    let a = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let b = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    hide_web_locks(false);
+    let (a_probes, b_probes) = (record(&a, "probe"), record(&b, "probe"));
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &a).await;
+    wait_until("several probes", 4_000.0, || a_probes.borrow().len() + b_probes.borrow().len() >= 3).await;
+    let (pa, pb) = (a_probes.borrow().len(), b_probes.borrow().len());
+    assert!(pa == 0 || pb == 0, "both instances probed: {pa} and {pb}");
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert!(storage.get_item(&format!("{}:prober", case.session)).unwrap().is_some(), "no lease was taken");
+    a.dispose();
+    b.dispose();
+    assert_eq!(storage.get_item(&format!("{}:prober", case.session)).unwrap(), None, "dispose keeps the lease");
 }

@@ -45,7 +45,7 @@ struct Core {
     channel: Option<Channel>,
     election: Option<Election>,
     /// When the prober lease was last claimed (lease elections only).
-    lease_checked: Millis,
+    lease_checked: Option<Millis>,
     page_listeners: Vec<EventListener>,
     /// Applying another tab's state: persist or echo nothing.
     remote: bool,
@@ -83,7 +83,7 @@ impl Runtime {
                 store,
                 channel: None,
                 election: None,
-                lease_checked: 0,
+                lease_checked: None,
                 page_listeners: Vec::new(),
                 remote: false,
                 metrics_dirty: false,
@@ -336,7 +336,7 @@ impl Core {
     /// When a lease election next claims or renews the lease: while a breaker is open.
     fn lease_due(&self) -> Option<Millis> {
         let leased = matches!(self.election, Some(Election::Lease(_)));
-        (leased && self.any_open()).then(|| self.lease_checked.saturating_add(LEASE_RENEW_MS))
+        (leased && self.any_open()).then(|| self.lease_checked.map_or(0, |t| t.saturating_add(LEASE_RENEW_MS)))
     }
 
     /// Claims or renews the prober lease if due, and probes only while holding it.
@@ -344,7 +344,7 @@ impl Core {
         if !self.lease_due().is_some_and(|due| due <= now) {
             return;
         }
-        self.lease_checked = now;
+        self.lease_checked = Some(now);
         if let Some(Election::Lease(lease)) = &self.election {
             let holds = lease.claim(wall_clock());
             self.engine.set_prober(now, holds);
