@@ -26,6 +26,13 @@ pub enum Value {
 impl Value {
     /// An object from `(key, value)` pairs, in order.
     pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+        Self::object_of(Vec::from(pairs))
+    }
+
+    /// [`Value::object`] for any number of pairs: one copy of this code in wasm,
+    /// not one per `N`.
+    #[inline(never)]
+    fn object_of(pairs: Vec<(&str, Value)>) -> Value {
         Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
