@@ -936,6 +936,11 @@ mod tests {
         );
         assert_eq!((c.budget.ratio, c.probe.jitter, c.playback.resume), (0.5, false, ResumeAt::Stopped));
         assert_eq!(c.notices.message("slow"), Some("Lent…"));
+        let mut n = NoticeConfig::default();
+        n.set_message("slow".into(), "a".into());
+        n.set_message("offline".into(), "b".into());
+        n.set_message("slow".into(), "c".into());
+        assert_eq!(n.messages, vec![("offline".into(), "b".into()), ("slow".into(), "c".into())]);
         assert_eq!((c.persistence.key.as_str(), c.persistence.enabled), ("k", false));
         let [s, t] = c.services.as_slice() else { panic!("two services") };
         assert_eq!((s.probe_url.as_deref(), t.probe_url.as_deref()), (None, Some("/t/health")));
@@ -1022,5 +1027,6 @@ mod tests {
         assert_eq!(e.to_string(), "retry.maxDelayMs must be between 5000 and 600000, got 1000");
         let e = parse(r#"{"notices":{"messages":{"bogus":"x"}}}"#).unwrap_err();
         assert_eq!(e.field, "notices.messages.bogus");
+        assert_eq!(e.rule, format!("be one of {}", NOTICE_KEYS.join(", ")));
     }
 }
