@@ -12,8 +12,8 @@
 //! with `trial = true`), whatever the state is by then. The counter is never reset,
 //! so trials still in flight from an earlier half-open period keep their slots.
 
-use super::config::{BreakerConfig, ConfigError};
-use super::reader::{one_of, whole, whole_u32, ObjectReader, MAX_SAFE};
+use super::config::BreakerConfig;
+use super::reader::{one_of, whole, whole_u32, ObjectReader, Res, MAX_SAFE};
 use super::value::Value;
 use super::window::RollingWindow;
 use super::Millis;
@@ -122,13 +122,15 @@ impl BreakerSnapshot {
         ObjectReader::new(String::new(), value).and_then(Self::read).ok()
     }
 
-    pub(crate) fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let snapshot = Self {
-            state: r.required("state", |p, v| one_of(p, v, "closed, open, halfOpen, isolated", BreakerState::parse))?,
-            open_remaining_ms: r.required("openRemainingMs", |p, v| whole(p, v, MAX_SAFE))?,
-            reopen_count: r.required("reopenCount", whole_u32)?,
-        };
-        r.finish().map(|()| snapshot)
+    pub(crate) fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("state")?;
+        let state = one_of(path, v, "closed, open, halfOpen, isolated", BreakerState::parse)?;
+        let (path, v) = r.need("openRemainingMs")?;
+        let open_remaining_ms = whole(path, v, MAX_SAFE)?;
+        let (path, v) = r.need("reopenCount")?;
+        let reopen_count = whole_u32(path, v)?;
+        r.finish()?;
+        Ok(Self { state, open_remaining_ms, reopen_count })
     }
 }
 

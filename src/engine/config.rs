@@ -6,10 +6,9 @@
 //! so every error names the field path, the rule and the value given:
 //! `retry.maxAttempts must be between 1 and 10, got 0`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use super::reader::{self, one_of, string, whole_u16, wrong, ObjectReader};
+use super::reader::{error, items, one_of, string, strings, whole_u16, wrong, ObjectReader, Res};
 use super::value::{format_number, Value};
 use super::Millis;
 
@@ -41,53 +40,34 @@ fn join(path: &str, field: &str) -> String {
     }
 }
 
-fn fail(path: &str, field: &str, rule: String, value: impl Into<String>) -> ConfigError {
-    ConfigError { field: join(path, field), rule, value: value.into() }
+fn fail(path: &str, field: &str, rule: &str, value: String) -> Box<ConfigError> {
+    error(join(path, field), rule, value)
 }
 
-/// A number as shown in errors: integers as they are, floats by [`format_number`]
-/// (never through float `Display`, which would link the float formatter into wasm).
-trait Shown: PartialOrd + Copy {
-    fn shown(self) -> String;
-}
-
-impl Shown for u16 {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for u32 {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for u64 {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for usize {
-    fn shown(self) -> String {
-        self.to_string()
-    }
-}
-
-impl Shown for f64 {
-    fn shown(self) -> String {
-        format_number(self)
-    }
-}
-
-/// Checks `min <= value <= max`; NaN always fails.
-fn range<T: Shown>(path: &str, field: &str, value: T, min: T, max: T) -> Result<(), ConfigError> {
+/// Checks `min <= value <= max` for a whole number.
+fn range(path: &str, field: &str, value: u64, min: u64, max: u64) -> Res<()> {
     if value >= min && value <= max {
         Ok(())
     } else {
-        Err(fail(path, field, format!("be between {} and {}", min.shown(), max.shown()), value.shown()))
+        Err(fail(path, field, &format!("be between {min} and {max}"), value.to_string()))
     }
+}
+
+/// Checks `min <= value <= max` for any number; NaN always fails. Floats are shown
+/// by [`format_number`] (never through float `Display`, which would link the float
+/// formatter into wasm).
+fn range_f64(path: &str, field: &str, value: f64, min: f64, max: f64) -> Res<()> {
+    if value >= min && value <= max {
+        Ok(())
+    } else {
+        let rule = format!("be between {} and {}", format_number(min), format_number(max));
+        Err(fail(path, field, &rule, format_number(value)))
+    }
+}
+
+/// Checks a list's length.
+fn length(path: &str, field: &str, len: usize, min: u64, max: u64) -> Res<()> {
+    range(path, field, u64::try_from(len).unwrap_or(u64::MAX), min, max)
 }
 
 /// The whole configuration; `Config::default()` is the design's defaults.
@@ -163,56 +143,86 @@ impl Config {
     /// Reads a config from a [`Value`] and validates it: `null` is every default,
     /// like `{}`. Type errors and unknown fields name their path too.
     pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
-        let config = match value {
-            Value::Null => Config::default(),
-            other => Config::read(ObjectReader::new(String::new(), other)?)?,
-        };
-        config.validate()?;
+        Self::parse(value).map_err(|e| *e)
+    }
+
+    fn parse(value: &Value) -> Res<Self> {
+        let mut config = Config::default();
+        if !matches!(value, Value::Null) {
+            config.read(ObjectReader::new(String::new(), value)?)?;
+        }
+        config.check()?;
         Ok(config)
     }
 
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Config::default();
-        let config = Config {
-            enabled: r.bool("enabled", d.enabled)?,
-            timeouts: r.object("timeouts", d.timeouts, TimeoutConfig::read)?,
-            retry: r.object("retry", d.retry, RetryConfig::read)?,
-            budget: r.object("budget", d.budget, BudgetConfig::read)?,
-            probe: r.object("probe", d.probe, ProbeConfig::read)?,
-            notices: r.object("notices", d.notices, NoticeConfig::read)?,
-            playback: r.object("playback", d.playback, PlaybackConfig::read)?,
-            persistence: r.object("persistence", d.persistence, PersistenceConfig::read)?,
-            services: r.list("services", d.services, |p, v| ServiceConfig::read(ObjectReader::new(p, v)?))?,
-            classes: r.list("classes", d.classes, |p, v| ClassRule::read(ObjectReader::new(p, v)?))?,
-            secrets: r.strings("secrets", d.secrets)?,
-        };
-        r.finish().map(|()| config)
+    /// Reads the fields given over the defaults.
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.bool("enabled", &mut self.enabled)?;
+        if let Some(o) = r.object("timeouts")? {
+            self.timeouts.read(o)?;
+        }
+        if let Some(o) = r.object("retry")? {
+            self.retry.read(o)?;
+        }
+        if let Some(o) = r.object("budget")? {
+            self.budget.read(o)?;
+        }
+        if let Some(o) = r.object("probe")? {
+            self.probe.read(o)?;
+        }
+        if let Some(o) = r.object("notices")? {
+            self.notices.read(o)?;
+        }
+        if let Some(o) = r.object("playback")? {
+            self.playback.read(o)?;
+        }
+        if let Some(o) = r.object("persistence")? {
+            self.persistence.read(o)?;
+        }
+        if let Some((path, v)) = r.get("services") {
+            self.services.clear();
+            for (path, v) in items(&path, v)? {
+                self.services.push(ServiceConfig::read(ObjectReader::new(path, v)?)?);
+            }
+        }
+        if let Some((path, v)) = r.get("classes") {
+            self.classes.clear();
+            for (path, v) in items(&path, v)? {
+                self.classes.push(ClassRule::read(ObjectReader::new(path, v)?)?);
+            }
+        }
+        r.strings("secrets", &mut self.secrets)?;
+        r.finish()
     }
 
     /// Checks every field against its rule; the first broken rule is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.timeouts.validate("timeouts")?;
-        self.retry.validate("retry")?;
-        self.budget.validate("budget")?;
-        self.probe.validate("probe")?;
-        self.notices.validate("notices")?;
-        self.playback.validate("playback")?;
-        self.persistence.validate("persistence")?;
-        range("", "services.length", self.services.len(), 0, 32)?;
+        self.check().map_err(|e| *e)
+    }
+
+    fn check(&self) -> Res<()> {
+        self.timeouts.check("timeouts")?;
+        self.retry.check("retry")?;
+        self.budget.check("budget")?;
+        self.probe.check("probe")?;
+        self.notices.check("notices")?;
+        self.playback.check("playback")?;
+        self.persistence.check("persistence")?;
+        length("", "services.length", self.services.len(), 0, 32)?;
         for (i, service) in self.services.iter().enumerate() {
             let path = format!("services[{i}]");
-            service.validate(&path)?;
+            service.check(&path)?;
             if self.services.iter().take(i).any(|s| s.name == service.name) {
-                return Err(fail(&path, "name", "be unique".into(), &service.name));
+                return Err(fail(&path, "name", "be unique", service.name.clone()));
             }
         }
-        range("", "classes.length", self.classes.len(), 0, 32)?;
+        length("", "classes.length", self.classes.len(), 0, 32)?;
         for (i, rule) in self.classes.iter().enumerate() {
             patterns(&format!("classes[{i}]"), &rule.matches)?;
         }
         for (i, secret) in self.secrets.iter().enumerate() {
             if secret.trim().is_empty() {
-                return Err(fail("", &format!("secrets[{i}]"), "be non-empty".into(), "\"\""));
+                return Err(fail("", &format!("secrets[{i}]"), "be non-empty", "\"\"".into()));
             }
         }
         Ok(())
@@ -298,19 +308,16 @@ impl Default for TimeoutConfig {
 const MAX_TIMEOUT_MS: Millis = 600_000;
 
 impl TimeoutConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            metadata_ms: r.millis("metadataMs", d.metadata_ms)?,
-            thumbnail_ms: r.millis("thumbnailMs", d.thumbnail_ms)?,
-            video_ms: r.millis("videoMs", d.video_ms)?,
-            transcode_ms: r.millis("transcodeMs", d.transcode_ms)?,
-            slow_ms: r.millis("slowMs", d.slow_ms)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.millis("metadataMs", &mut self.metadata_ms)?;
+        r.millis("thumbnailMs", &mut self.thumbnail_ms)?;
+        r.millis("videoMs", &mut self.video_ms)?;
+        r.millis("transcodeMs", &mut self.transcode_ms)?;
+        r.millis("slowMs", &mut self.slow_ms)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+    fn check(&self, p: &str) -> Res<()> {
         range(p, "metadataMs", self.metadata_ms, 100, MAX_TIMEOUT_MS)?;
         range(p, "thumbnailMs", self.thumbnail_ms, 100, MAX_TIMEOUT_MS)?;
         range(p, "videoMs", self.video_ms, 100, MAX_TIMEOUT_MS)?;
@@ -391,37 +398,40 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            max_attempts: r.u32("maxAttempts", d.max_attempts)?,
-            initial_delay_ms: r.millis("initialDelayMs", d.initial_delay_ms)?,
-            max_delay_ms: r.millis("maxDelayMs", d.max_delay_ms)?,
-            factor: r.f64("factor", d.factor)?,
-            jitter: r
-                .field("jitter", d.jitter, |p, v| one_of(p, v, "full, decorrelated, equal, none", Jitter::parse))?,
-            methods: r.strings("methods", d.methods)?,
-            statuses: r.list("statuses", d.statuses, whole_u16)?,
-            retry_timeouts: r.bool("retryTimeouts", d.retry_timeouts)?,
-            retry_network_errors: r.bool("retryNetworkErrors", d.retry_network_errors)?,
-            deadline_ms: r.millis("deadlineMs", d.deadline_ms)?,
-            max_retry_after_ms: r.millis("maxRetryAfterMs", d.max_retry_after_ms)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.u32("maxAttempts", &mut self.max_attempts)?;
+        r.millis("initialDelayMs", &mut self.initial_delay_ms)?;
+        r.millis("maxDelayMs", &mut self.max_delay_ms)?;
+        r.f64("factor", &mut self.factor)?;
+        if let Some((path, v)) = r.get("jitter") {
+            self.jitter = one_of(path, v, "full, decorrelated, equal, none", Jitter::parse)?;
+        }
+        r.strings("methods", &mut self.methods)?;
+        if let Some((path, v)) = r.get("statuses") {
+            self.statuses.clear();
+            for (path, v) in items(&path, v)? {
+                self.statuses.push(whole_u16(path, v)?);
+            }
+        }
+        r.bool("retryTimeouts", &mut self.retry_timeouts)?;
+        r.bool("retryNetworkErrors", &mut self.retry_network_errors)?;
+        r.millis("deadlineMs", &mut self.deadline_ms)?;
+        r.millis("maxRetryAfterMs", &mut self.max_retry_after_ms)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
-        range(p, "maxAttempts", self.max_attempts, 1, 10)?;
+    fn check(&self, p: &str) -> Res<()> {
+        range(p, "maxAttempts", self.max_attempts.into(), 1, 10)?;
         range(p, "initialDelayMs", self.initial_delay_ms, 0, 60_000)?;
         range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, MAX_TIMEOUT_MS)?;
-        range(p, "factor", self.factor, 1.0, 10.0)?;
+        range_f64(p, "factor", self.factor, 1.0, 10.0)?;
         for (i, m) in self.methods.iter().enumerate() {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(fail(p, &format!("methods[{i}]"), "be an upper-case HTTP method".into(), m));
+                return Err(fail(p, &format!("methods[{i}]"), "be an upper-case HTTP method", m.clone()));
             }
         }
         for (i, s) in self.statuses.iter().enumerate() {
-            range(p, &format!("statuses[{i}]"), *s, 400, 599)?;
+            range(p, &format!("statuses[{i}]"), (*s).into(), 400, 599)?;
         }
         range(p, "deadlineMs", self.deadline_ms, 1_000, 3_600_000)?;
         range(p, "maxRetryAfterMs", self.max_retry_after_ms, 0, 3_600_000)
@@ -447,19 +457,16 @@ impl Default for BudgetConfig {
 }
 
 impl BudgetConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            ratio: r.f64("ratio", d.ratio)?,
-            min_per_second: r.f64("minPerSecond", d.min_per_second)?,
-            window_ms: r.millis("windowMs", d.window_ms)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.f64("ratio", &mut self.ratio)?;
+        r.f64("minPerSecond", &mut self.min_per_second)?;
+        r.millis("windowMs", &mut self.window_ms)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
-        range(p, "ratio", self.ratio, 0.0, 1.0)?;
-        range(p, "minPerSecond", self.min_per_second, 0.0, 100.0)?;
+    fn check(&self, p: &str) -> Res<()> {
+        range_f64(p, "ratio", self.ratio, 0.0, 1.0)?;
+        range_f64(p, "minPerSecond", self.min_per_second, 0.0, 100.0)?;
         range(p, "windowMs", self.window_ms, 1_000, 600_000)
     }
 }
@@ -479,41 +486,45 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let c = Self {
-            name: r.required("name", string)?,
-            matches: r.required("match", |p, v| reader::list(p, v, string))?,
-            probe_url: r.field("probeUrl", None, |p, v| match v {
-                Value::Null => Ok(None),
-                other => string(p, other).map(Some),
-            })?,
-            breaker: r.object("breaker", BreakerConfig::default(), BreakerConfig::read)?,
-        };
-        r.finish().map(|()| c)
+    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("name")?;
+        let name = string(path, v)?;
+        let (path, v) = r.need("match")?;
+        let mut c = Self { name, matches: strings(&path, v)?, probe_url: None, breaker: BreakerConfig::default() };
+        if let Some((path, v)) = r.get("probeUrl") {
+            if !matches!(v, Value::Null) {
+                c.probe_url = Some(string(path, v)?);
+            }
+        }
+        if let Some(o) = r.object("breaker")? {
+            c.breaker.read(o)?;
+        }
+        r.finish()?;
+        Ok(c)
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+    fn check(&self, p: &str) -> Res<()> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 32
             && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !name_ok {
-            return Err(fail(p, "name", "be 1 to 32 of a-z, 0-9, - or _".into(), format!("{:?}", self.name)));
+            return Err(fail(p, "name", "be 1 to 32 of a-z, 0-9, - or _", Value::from(self.name.as_str()).to_json()));
         }
         patterns(p, &self.matches)?;
         if let Some(url) = &self.probe_url {
             if url.trim().is_empty() {
-                return Err(fail(p, "probeUrl", "be a non-empty URL".into(), "\"\""));
+                return Err(fail(p, "probeUrl", "be a non-empty URL", "\"\"".into()));
             }
         }
-        self.breaker.validate(&join(p, "breaker"))
+        self.breaker.check(&join(p, "breaker"))
     }
 }
 
-fn patterns(p: &str, matches: &[String]) -> Result<(), ConfigError> {
-    range(p, "match.length", matches.len(), 1, 32)?;
+fn patterns(p: &str, matches: &[String]) -> Res<()> {
+    length(p, "match.length", matches.len(), 1, 32)?;
     for (i, m) in matches.iter().enumerate() {
         if m.is_empty() {
-            return Err(fail(p, &format!("match[{i}]"), "be a non-empty string".into(), "\"\""));
+            return Err(fail(p, &format!("match[{i}]"), "be a non-empty string", "\"\"".into()));
         }
     }
     Ok(())
@@ -529,14 +540,13 @@ pub struct ClassRule {
 }
 
 impl ClassRule {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let c = Self {
-            class: r.required("class", |p, v| {
-                one_of(p, v, "video, transcode, thumbnail, metadata, probe", RequestClass::parse)
-            })?,
-            matches: r.required("match", |p, v| reader::list(p, v, string))?,
-        };
-        r.finish().map(|()| c)
+    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("class")?;
+        let class = one_of(path, v, "video, transcode, thumbnail, metadata, probe", RequestClass::parse)?;
+        let (path, v) = r.need("match")?;
+        let c = Self { class, matches: strings(&path, v)? };
+        r.finish()?;
+        Ok(c)
     }
 }
 
@@ -586,42 +596,39 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            failure_threshold: r.u32("failureThreshold", d.failure_threshold)?,
-            error_rate_threshold: r.f64("errorRateThreshold", d.error_rate_threshold)?,
-            minimum_requests: r.u32("minimumRequests", d.minimum_requests)?,
-            window_buckets: r.u32("windowBuckets", d.window_buckets)?,
-            bucket_ms: r.millis("bucketMs", d.bucket_ms)?,
-            open_ms: r.millis("openMs", d.open_ms)?,
-            open_backoff_factor: r.f64("openBackoffFactor", d.open_backoff_factor)?,
-            max_open_ms: r.millis("maxOpenMs", d.max_open_ms)?,
-            half_open_max_trials: r.u32("halfOpenMaxTrials", d.half_open_max_trials)?,
-            success_threshold: r.u32("successThreshold", d.success_threshold)?,
-            slow_calls_are_failures: r.bool("slowCallsAreFailures", d.slow_calls_are_failures)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.u32("failureThreshold", &mut self.failure_threshold)?;
+        r.f64("errorRateThreshold", &mut self.error_rate_threshold)?;
+        r.u32("minimumRequests", &mut self.minimum_requests)?;
+        r.u32("windowBuckets", &mut self.window_buckets)?;
+        r.millis("bucketMs", &mut self.bucket_ms)?;
+        r.millis("openMs", &mut self.open_ms)?;
+        r.f64("openBackoffFactor", &mut self.open_backoff_factor)?;
+        r.millis("maxOpenMs", &mut self.max_open_ms)?;
+        r.u32("halfOpenMaxTrials", &mut self.half_open_max_trials)?;
+        r.u32("successThreshold", &mut self.success_threshold)?;
+        r.bool("slowCallsAreFailures", &mut self.slow_calls_are_failures)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
-        range(p, "failureThreshold", self.failure_threshold, 1, 1_000)?;
+    fn check(&self, p: &str) -> Res<()> {
+        range(p, "failureThreshold", self.failure_threshold.into(), 1, 1_000)?;
         if !(self.error_rate_threshold > 0.0 && self.error_rate_threshold <= 1.0) {
             return Err(fail(
                 p,
                 "errorRateThreshold",
-                "be greater than 0 and at most 1".into(),
+                "be greater than 0 and at most 1",
                 format_number(self.error_rate_threshold),
             ));
         }
-        range(p, "minimumRequests", self.minimum_requests, 1, 100_000)?;
-        range(p, "windowBuckets", self.window_buckets, 1, 120)?;
+        range(p, "minimumRequests", self.minimum_requests.into(), 1, 100_000)?;
+        range(p, "windowBuckets", self.window_buckets.into(), 1, 120)?;
         range(p, "bucketMs", self.bucket_ms, 100, 600_000)?;
         range(p, "openMs", self.open_ms, 100, 3_600_000)?;
-        range(p, "openBackoffFactor", self.open_backoff_factor, 1.0, 10.0)?;
+        range_f64(p, "openBackoffFactor", self.open_backoff_factor, 1.0, 10.0)?;
         range(p, "maxOpenMs", self.max_open_ms, self.open_ms, 86_400_000)?;
-        range(p, "halfOpenMaxTrials", self.half_open_max_trials, 1, 100)?;
-        range(p, "successThreshold", self.success_threshold, 1, 100)
+        range(p, "halfOpenMaxTrials", self.half_open_max_trials.into(), 1, 100)?;
+        range(p, "successThreshold", self.success_threshold.into(), 1, 100)
     }
 }
 
@@ -656,30 +663,30 @@ impl Default for ProbeConfig {
 }
 
 impl ProbeConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            initial_delay_ms: r.millis("initialDelayMs", d.initial_delay_ms)?,
-            max_delay_ms: r.millis("maxDelayMs", d.max_delay_ms)?,
-            factor: r.f64("factor", d.factor)?,
-            timeout_ms: r.millis("timeoutMs", d.timeout_ms)?,
-            success_threshold: r.u32("successThreshold", d.success_threshold)?,
-            jitter: r.bool("jitter", d.jitter)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.millis("initialDelayMs", &mut self.initial_delay_ms)?;
+        r.millis("maxDelayMs", &mut self.max_delay_ms)?;
+        r.f64("factor", &mut self.factor)?;
+        r.millis("timeoutMs", &mut self.timeout_ms)?;
+        r.u32("successThreshold", &mut self.success_threshold)?;
+        r.bool("jitter", &mut self.jitter)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+    fn check(&self, p: &str) -> Res<()> {
         range(p, "initialDelayMs", self.initial_delay_ms, 100, 600_000)?;
         range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, 3_600_000)?;
-        range(p, "factor", self.factor, 1.0, 10.0)?;
+        range_f64(p, "factor", self.factor, 1.0, 10.0)?;
         range(p, "timeoutMs", self.timeout_ms, 100, 120_000)?;
-        range(p, "successThreshold", self.success_threshold, 1, 20)
+        range(p, "successThreshold", self.success_threshold.into(), 1, 20)
     }
 }
 
 /// The stable keys of the notice catalogue, in the order a problem unfolds.
 pub const NOTICE_KEYS: [&str; 7] = ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online"];
+
+/// [`NOTICE_KEYS`] as listed in errors.
+const NOTICE_KEY_LIST: &str = "slow, retrying, unavailable, fallback, restored, offline, online";
 
 /// User notices (guardrails §4).
 #[derive(Debug, Clone, PartialEq)]
@@ -688,42 +695,56 @@ pub struct NoticeConfig {
     pub duration_ms: Millis,
     /// The same notice for the same service is not repeated within this time.
     pub min_interval_ms: Millis,
-    /// Text overrides by message key (see [`NOTICE_KEYS`]), for wording or i18n.
-    pub messages: BTreeMap<String, String>,
+    /// Text overrides as `(key, text)` (keys from [`NOTICE_KEYS`]), for wording or
+    /// i18n; sorted by key, each key once (see [`NoticeConfig::set_message`]).
+    pub messages: Vec<(String, String)>,
 }
 
 impl Default for NoticeConfig {
     fn default() -> Self {
-        Self { duration_ms: 5_000, min_interval_ms: 30_000, messages: BTreeMap::new() }
+        Self { duration_ms: 5_000, min_interval_ms: 30_000, messages: Vec::new() }
     }
 }
 
 impl NoticeConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            duration_ms: r.millis("durationMs", d.duration_ms)?,
-            min_interval_ms: r.millis("minIntervalMs", d.min_interval_ms)?,
-            messages: r.field("messages", d.messages, |p, v| match v {
-                // The keys are data, checked by `validate`; a key given twice keeps its last text.
-                Value::Object(fields) => {
-                    fields.iter().map(|(key, text)| Ok((key.clone(), string(format!("{p}.{key}"), text)?))).collect()
-                }
-                other => Err(wrong(p, "be an object", other)),
-            })?,
-        };
-        r.finish().map(|()| c)
+    /// The override for `key`, if any.
+    pub fn message(&self, key: &str) -> Option<&str> {
+        self.messages.iter().find(|(k, _)| k == key).map(|(_, text)| text.as_str())
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+    /// Sets the override for `key`, replacing any earlier one and keeping
+    /// [`NoticeConfig::messages`] sorted by key.
+    pub fn set_message(&mut self, key: String, text: String) {
+        let at = self.messages.partition_point(|(k, _)| *k < key);
+        match self.messages.get_mut(at) {
+            Some(entry) if entry.0 == key => entry.1 = text,
+            _ => self.messages.insert(at, (key, text)),
+        }
+    }
+
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.millis("durationMs", &mut self.duration_ms)?;
+        r.millis("minIntervalMs", &mut self.min_interval_ms)?;
+        if let Some((path, v)) = r.get("messages") {
+            // The keys are data, checked by `check`; a key given twice keeps its last text.
+            let Value::Object(fields) = v else { return Err(wrong(path, "be an object", v)) };
+            self.messages.clear();
+            for (key, text) in fields {
+                self.set_message(key.clone(), string(format!("{path}.{key}"), text)?);
+            }
+        }
+        r.finish()
+    }
+
+    fn check(&self, p: &str) -> Res<()> {
         range(p, "durationMs", self.duration_ms, 500, 600_000)?;
         range(p, "minIntervalMs", self.min_interval_ms, 0, 3_600_000)?;
         for (key, text) in &self.messages {
             let field = format!("messages.{key}");
             if !NOTICE_KEYS.contains(&key.as_str()) {
-                return Err(fail(p, &field, format!("be one of {}", NOTICE_KEYS.join(", ")), "an unknown key"));
+                return Err(fail(p, &field, &format!("be one of {NOTICE_KEY_LIST}"), "an unknown key".into()));
             }
-            range(p, &format!("{field}.length"), text.chars().count(), 1, 200)?;
+            length(p, &format!("{field}.length"), text.chars().count(), 1, 200)?;
         }
         Ok(())
     }
@@ -769,21 +790,20 @@ impl Default for PlaybackConfig {
 }
 
 impl PlaybackConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            stall_ms: r.millis("stallMs", d.stall_ms)?,
-            resume: r.field("resume", d.resume, |p, v| one_of(p, v, "session, stopped", ResumeAt::parse))?,
-            thumbnail_step_ms: r.millis("thumbnailStepMs", d.thumbnail_step_ms)?,
-            source_retries: r.u32("sourceRetries", d.source_retries)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.millis("stallMs", &mut self.stall_ms)?;
+        if let Some((path, v)) = r.get("resume") {
+            self.resume = one_of(path, v, "session, stopped", ResumeAt::parse)?;
+        }
+        r.millis("thumbnailStepMs", &mut self.thumbnail_step_ms)?;
+        r.u32("sourceRetries", &mut self.source_retries)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
+    fn check(&self, p: &str) -> Res<()> {
         range(p, "stallMs", self.stall_ms, 250, 60_000)?;
         range(p, "thumbnailStepMs", self.thumbnail_step_ms, 100, 600_000)?;
-        range(p, "sourceRetries", self.source_retries, 0, 10)
+        range(p, "sourceRetries", self.source_retries.into(), 0, 10)
     }
 }
 
@@ -805,18 +825,15 @@ impl Default for PersistenceConfig {
 }
 
 impl PersistenceConfig {
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let d = Self::default();
-        let c = Self {
-            enabled: r.bool("enabled", d.enabled)?,
-            key: r.string("key", d.key)?,
-            max_age_ms: r.millis("maxAgeMs", d.max_age_ms)?,
-        };
-        r.finish().map(|()| c)
+    fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
+        r.bool("enabled", &mut self.enabled)?;
+        r.string("key", &mut self.key)?;
+        r.millis("maxAgeMs", &mut self.max_age_ms)?;
+        r.finish()
     }
 
-    fn validate(&self, p: &str) -> Result<(), ConfigError> {
-        range(p, "key.length", self.key.len(), 1, 100)?;
+    fn check(&self, p: &str) -> Res<()> {
+        length(p, "key.length", self.key.len(), 1, 100)?;
         range(p, "maxAgeMs", self.max_age_ms, 1_000, 7 * 86_400_000)
     }
 }
@@ -918,7 +935,12 @@ mod tests {
             (Jitter::Decorrelated, &[503][..], 1.5)
         );
         assert_eq!((c.budget.ratio, c.probe.jitter, c.playback.resume), (0.5, false, ResumeAt::Stopped));
-        assert_eq!(c.notices.messages.get("slow").map(String::as_str), Some("Lent…"));
+        assert_eq!(c.notices.message("slow"), Some("Lent…"));
+        let mut n = NoticeConfig::default();
+        n.set_message("slow".into(), "a".into());
+        n.set_message("offline".into(), "b".into());
+        n.set_message("slow".into(), "c".into());
+        assert_eq!(n.messages, vec![("offline".into(), "b".into()), ("slow".into(), "c".into())]);
         assert_eq!((c.persistence.key.as_str(), c.persistence.enabled), ("k", false));
         let [s, t] = c.services.as_slice() else { panic!("two services") };
         assert_eq!((s.probe_url.as_deref(), t.probe_url.as_deref()), (None, Some("/t/health")));
@@ -1005,5 +1027,6 @@ mod tests {
         assert_eq!(e.to_string(), "retry.maxDelayMs must be between 5000 and 600000, got 1000");
         let e = parse(r#"{"notices":{"messages":{"bogus":"x"}}}"#).unwrap_err();
         assert_eq!(e.field, "notices.messages.bogus");
+        assert_eq!(e.rule, format!("be one of {}", NOTICE_KEYS.join(", ")));
     }
 }

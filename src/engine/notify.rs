@@ -242,8 +242,7 @@ fn cut(name: &str) -> &str {
 impl Notifier {
     /// A notifier with the config's durations and text overrides.
     pub fn new(config: &NoticeConfig) -> Self {
-        let texts = NoticeKind::ALL
-            .map(|kind| config.messages.get(kind.key()).cloned().unwrap_or_else(|| kind.default_text().to_owned()));
+        let texts = NoticeKind::ALL.map(|kind| config.message(kind.key()).unwrap_or(kind.default_text()).to_owned());
         Self {
             texts,
             duration_ms: config.duration_ms,
@@ -467,7 +466,7 @@ mod tests {
     #[test]
     fn texts_can_be_overridden_by_key() {
         let mut config = NoticeConfig::default();
-        config.messages.insert("restored".into(), "Das Video ist zurück.".into());
+        config.set_message("restored".into(), "Das Video ist zurück.".into());
         config.duration_ms = 8_000;
         let mut n = Notifier::new(&config);
         n.signal(0, PLEX, Signal::Unavailable);

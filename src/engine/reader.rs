@@ -3,7 +3,8 @@
 //! the field's path (`services[0].breaker.openMs`), the rule and the value given.
 //!
 //! Used for the config and for stored snapshots (which only need to know whether the
-//! read worked).
+//! read worked). Readers are plain functions, not generic over closures, and errors
+//! travel boxed: both keep the wasm module small.
 
 use super::config::ConfigError;
 use super::value::{format_number, Value};
@@ -11,6 +12,9 @@ use super::Millis;
 
 /// Largest integer every JS number below it represents exactly (2^53).
 pub const MAX_SAFE: u64 = 1 << 53;
+
+/// A read (or check) result; the error is boxed so results stay one word wide.
+pub(crate) type Res<T> = Result<T, Box<ConfigError>>;
 
 /// Reads the fields of one object, recording which names were asked for.
 pub(crate) struct ObjectReader<'a> {
@@ -22,7 +26,7 @@ pub(crate) struct ObjectReader<'a> {
 impl<'a> ObjectReader<'a> {
     /// A reader for `value` at `path`; an error unless it is an object. The top
     /// level (empty path) is named `config` in errors.
-    pub(crate) fn new(path: String, value: &'a Value) -> Result<Self, ConfigError> {
+    pub(crate) fn new(path: String, value: &'a Value) -> Res<Self> {
         match value {
             Value::Object(fields) => Ok(Self { path, fields, known: Vec::new() }),
             other => {
@@ -33,7 +37,7 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// The path of a field of this object.
-    pub(crate) fn path_of(&self, name: &str) -> String {
+    fn path_of(&self, name: &str) -> String {
         if self.path.is_empty() {
             name.to_owned()
         } else {
@@ -41,97 +45,86 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
-    /// Reads `name` with `read` (given the field's path) if it is there, else `default`.
-    pub(crate) fn field<T>(
-        &mut self,
-        name: &'static str,
-        default: T,
-        read: impl FnOnce(String, &'a Value) -> Result<T, ConfigError>,
-    ) -> Result<T, ConfigError> {
-        match self.take(name) {
-            Some(value) => read(self.path_of(name), value),
-            None => Ok(default),
+    /// The path and value of `name` if it is there (its last value if given twice).
+    pub(crate) fn get(&mut self, name: &'static str) -> Option<(String, &'a Value)> {
+        self.known.push(name);
+        let (_, value) = self.fields.iter().rev().find(|(key, _)| key == name)?;
+        Some((self.path_of(name), value))
+    }
+
+    /// The path and value of `name`; an error if it is missing.
+    pub(crate) fn need(&mut self, name: &'static str) -> Res<(String, &'a Value)> {
+        match self.get(name) {
+            Some(field) => Ok(field),
+            None => Err(error(self.path_of(name), "be given", "nothing".into())),
         }
     }
 
-    /// Reads `name` with `read`; an error if it is missing.
-    pub(crate) fn required<T>(
-        &mut self,
-        name: &'static str,
-        read: impl FnOnce(String, &'a Value) -> Result<T, ConfigError>,
-    ) -> Result<T, ConfigError> {
-        match self.take(name) {
-            Some(value) => read(self.path_of(name), value),
-            None => Err(ConfigError { field: self.path_of(name), rule: "be given".into(), value: "nothing".into() }),
+    /// A duration or instant (a whole number up to 2^53) into `slot`, if given.
+    pub(crate) fn millis(&mut self, name: &'static str, slot: &mut Millis) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = whole(path, v, MAX_SAFE)?;
         }
+        Ok(())
     }
 
-    /// A duration or instant: a whole number up to 2^53.
-    pub(crate) fn millis(&mut self, name: &'static str, default: Millis) -> Result<Millis, ConfigError> {
-        self.field(name, default, |path, v| whole(path, v, MAX_SAFE))
+    /// A `u32` into `slot`, if given.
+    pub(crate) fn u32(&mut self, name: &'static str, slot: &mut u32) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = whole_u32(path, v)?;
+        }
+        Ok(())
     }
 
-    /// A `u32`.
-    pub(crate) fn u32(&mut self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
-        self.field(name, default, whole_u32)
+    /// Any number into `slot`, if given.
+    pub(crate) fn f64(&mut self, name: &'static str, slot: &mut f64) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = number(path, v)?;
+        }
+        Ok(())
     }
 
-    /// Any number.
-    pub(crate) fn f64(&mut self, name: &'static str, default: f64) -> Result<f64, ConfigError> {
-        self.field(name, default, number)
+    /// A boolean into `slot`, if given.
+    pub(crate) fn bool(&mut self, name: &'static str, slot: &mut bool) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = match v {
+                Value::Bool(b) => *b,
+                other => return Err(wrong(path, "be a boolean", other)),
+            };
+        }
+        Ok(())
     }
 
-    /// A boolean.
-    pub(crate) fn bool(&mut self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        self.field(name, default, |path, v| match v {
-            Value::Bool(b) => Ok(*b),
-            other => Err(wrong(path, "be a boolean", other)),
-        })
+    /// A string into `slot`, if given.
+    pub(crate) fn string(&mut self, name: &'static str, slot: &mut String) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = string(path, v)?;
+        }
+        Ok(())
     }
 
-    /// A string.
-    pub(crate) fn string(&mut self, name: &'static str, default: String) -> Result<String, ConfigError> {
-        self.field(name, default, string)
+    /// An array of strings into `slot`, if given.
+    pub(crate) fn strings(&mut self, name: &'static str, slot: &mut Vec<String>) -> Res<()> {
+        if let Some((path, v)) = self.get(name) {
+            *slot = strings(&path, v)?;
+        }
+        Ok(())
     }
 
-    /// An array, each item read by `item` (given the item's path, `name[i]`).
-    pub(crate) fn list<T>(
-        &mut self,
-        name: &'static str,
-        default: Vec<T>,
-        item: impl Fn(String, &'a Value) -> Result<T, ConfigError>,
-    ) -> Result<Vec<T>, ConfigError> {
-        self.field(name, default, |path, v| list(path, v, item))
-    }
-
-    /// An array of strings.
-    pub(crate) fn strings(&mut self, name: &'static str, default: Vec<String>) -> Result<Vec<String>, ConfigError> {
-        self.list(name, default, string)
-    }
-
-    /// A nested object, read by `read` if given, else `default`.
-    pub(crate) fn object<T>(
-        &mut self,
-        name: &'static str,
-        default: T,
-        read: impl FnOnce(ObjectReader<'a>) -> Result<T, ConfigError>,
-    ) -> Result<T, ConfigError> {
-        self.field(name, default, |path, v| read(ObjectReader::new(path, v)?))
+    /// A reader for the nested object `name`, if given.
+    pub(crate) fn object(&mut self, name: &'static str) -> Res<Option<ObjectReader<'a>>> {
+        match self.get(name) {
+            Some((path, v)) => ObjectReader::new(path, v).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Done reading: an error for the first field that was never asked for.
-    pub(crate) fn finish(self) -> Result<(), ConfigError> {
+    pub(crate) fn finish(self) -> Res<()> {
         match self.fields.iter().find(|(key, _)| !self.known.contains(&key.as_str())) {
-            Some((key, value)) => {
-                Err(ConfigError { field: self.path_of(key), rule: "be a known field".into(), value: shown(value) })
-            }
+            Some((key, value)) => Err(error(self.path_of(key), "be a known field", shown(value))),
             None => Ok(()),
         }
-    }
-
-    fn take(&mut self, name: &'static str) -> Option<&'a Value> {
-        self.known.push(name);
-        self.fields.iter().rev().find(|(key, _)| key == name).map(|(_, v)| v)
     }
 }
 
@@ -143,13 +136,18 @@ pub(crate) fn shown(value: &Value) -> String {
     }
 }
 
+/// A boxed error: `field` must `rule`, got `value`.
+pub(crate) fn error(field: String, rule: &str, value: String) -> Box<ConfigError> {
+    Box::new(ConfigError { field, rule: rule.into(), value })
+}
+
 /// The error for a value of the wrong type or shape.
-pub(crate) fn wrong(field: String, rule: &str, value: &Value) -> ConfigError {
-    ConfigError { field, rule: rule.into(), value: shown(value) }
+pub(crate) fn wrong(field: String, rule: &str, value: &Value) -> Box<ConfigError> {
+    error(field, rule, shown(value))
 }
 
 /// Any number.
-pub(crate) fn number(path: String, value: &Value) -> Result<f64, ConfigError> {
+pub(crate) fn number(path: String, value: &Value) -> Res<f64> {
     match value {
         Value::Number(n) => Ok(*n),
         other => Err(wrong(path, "be a number", other)),
@@ -157,7 +155,7 @@ pub(crate) fn number(path: String, value: &Value) -> Result<f64, ConfigError> {
 }
 
 /// A finite whole number from 0 to `max` (at most 2^53).
-pub(crate) fn whole(path: String, value: &Value, max: u64) -> Result<u64, ConfigError> {
+pub(crate) fn whole(path: String, value: &Value, max: u64) -> Res<u64> {
     let n = match value {
         Value::Number(n) if n.is_finite() && *n >= 0.0 && n.fract() == 0.0 => *n,
         other => return Err(wrong(path, "be a whole number", other)),
@@ -172,17 +170,17 @@ pub(crate) fn whole(path: String, value: &Value, max: u64) -> Result<u64, Config
 }
 
 /// A whole number that fits a `u32`.
-pub(crate) fn whole_u32(path: String, value: &Value) -> Result<u32, ConfigError> {
+pub(crate) fn whole_u32(path: String, value: &Value) -> Res<u32> {
     whole(path, value, u64::from(u32::MAX)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// A whole number that fits a `u16`.
-pub(crate) fn whole_u16(path: String, value: &Value) -> Result<u16, ConfigError> {
+pub(crate) fn whole_u16(path: String, value: &Value) -> Res<u16> {
     whole(path, value, u64::from(u16::MAX)).map(|n| u16::try_from(n).unwrap_or(u16::MAX))
 }
 
 /// A string.
-pub(crate) fn string(path: String, value: &Value) -> Result<String, ConfigError> {
+pub(crate) fn string(path: String, value: &Value) -> Res<String> {
     match value {
         Value::String(s) => Ok(s.clone()),
         other => Err(wrong(path, "be a string", other)),
@@ -190,12 +188,7 @@ pub(crate) fn string(path: String, value: &Value) -> Result<String, ConfigError>
 }
 
 /// One of a fixed set of strings, turned into `T` by `parse`; `names` lists them for the error.
-pub(crate) fn one_of<T>(
-    path: String,
-    value: &Value,
-    names: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, ConfigError> {
+pub(crate) fn one_of<T>(path: String, value: &Value, names: &str, parse: fn(&str) -> Option<T>) -> Res<T> {
     match value {
         Value::String(s) => parse(s),
         _ => None,
@@ -203,16 +196,21 @@ pub(crate) fn one_of<T>(
     .ok_or_else(|| wrong(path, &format!("be one of {names}"), value))
 }
 
-/// An array, each item read by `item` (given its path, `path[i]`).
-pub(crate) fn list<'a, T>(
-    path: String,
-    value: &'a Value,
-    item: impl Fn(String, &'a Value) -> Result<T, ConfigError>,
-) -> Result<Vec<T>, ConfigError> {
+/// An array's items, each with its path (`path[i]`).
+pub(crate) fn items<'v>(path: &str, value: &'v Value) -> Res<Vec<(String, &'v Value)>> {
     match value {
-        Value::Array(items) => items.iter().enumerate().map(|(i, v)| item(format!("{path}[{i}]"), v)).collect(),
-        other => Err(wrong(path, "be an array", other)),
+        Value::Array(items) => Ok(items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect()),
+        other => Err(wrong(path.to_owned(), "be an array", other)),
     }
+}
+
+/// An array of strings.
+pub(crate) fn strings(path: &str, value: &Value) -> Res<Vec<String>> {
+    let mut out = Vec::new();
+    for (path, v) in items(path, value)? {
+        out.push(string(path, v)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -222,19 +220,20 @@ mod tests {
 
     #[test]
     fn fields_are_typed_defaulted_and_known() {
-        let v = from_json_text(r#"{"a":5,"b":true,"c":"x","d":[1,2],"e":{"f":0.5}}"#);
+        let v = from_json_text(r#"{"a":5,"b":true,"c":"x","d":["y"],"e":{"f":0.5}}"#);
         let mut r = ObjectReader::new("top".into(), &v).unwrap();
-        assert_eq!(r.millis("a", 1), Ok(5));
-        assert_eq!(r.bool("b", false), Ok(true));
-        assert_eq!(r.string("c", String::new()), Ok("x".into()));
-        assert_eq!(r.list("d", vec![], whole_u16), Ok(vec![1, 2]));
-        assert_eq!(r.u32("missing", 7), Ok(7));
-        let f = r.object("e", 0.0, |mut e| {
-            let f = e.f64("f", 0.0)?;
-            e.finish().map(|()| f)
-        });
-        assert_eq!(f, Ok(0.5));
-        assert_eq!(r.object("gone", 1.0, |_| Ok(2.0)), Ok(1.0));
+        let (mut a, mut b, mut c, mut d, mut f, mut g) = (1, false, String::new(), vec![], 0.0, 7);
+        r.millis("a", &mut a).unwrap();
+        r.bool("b", &mut b).unwrap();
+        r.string("c", &mut c).unwrap();
+        r.strings("d", &mut d).unwrap();
+        r.u32("missing", &mut g).unwrap();
+        assert_eq!((a, b, c.as_str(), d, g), (5, true, "x", vec!["y".to_string()], 7));
+        let mut e = r.object("e").unwrap().unwrap();
+        e.f64("f", &mut f).unwrap();
+        e.finish().unwrap();
+        assert_eq!(f, 0.5);
+        assert!(r.object("gone").unwrap().is_none());
         assert_eq!(r.finish(), Ok(()));
     }
 
@@ -242,14 +241,14 @@ mod tests {
     fn errors_name_the_path_the_rule_and_the_value() {
         let v = from_json_text(r#"{"a":-1,"b":1.5,"c":1e300,"d":70000,"e":["x",1],"f":null,"g":1}"#);
         let mut r = ObjectReader::new("top".into(), &v).unwrap();
-        let e = r.millis("a", 0).unwrap_err();
+        let e = r.millis("a", &mut 0).unwrap_err();
         assert_eq!(e.to_string(), "top.a must be a whole number, got -1");
-        assert_eq!(r.u32("b", 0).unwrap_err().to_string(), "top.b must be a whole number, got 1.5");
-        assert_eq!(r.millis("c", 0).unwrap_err().rule, "be at most 9007199254740992");
-        assert_eq!(r.list("d", vec![], whole_u16).unwrap_err().rule, "be an array");
-        let e = r.strings("e", vec![]).unwrap_err();
+        assert_eq!(r.u32("b", &mut 0).unwrap_err().to_string(), "top.b must be a whole number, got 1.5");
+        assert_eq!(r.millis("c", &mut 0).unwrap_err().rule, "be at most 9007199254740992");
+        assert_eq!(r.strings("d", &mut vec![]).unwrap_err().rule, "be an array");
+        let e = r.strings("e", &mut vec![]).unwrap_err();
         assert_eq!(e.to_string(), "top.e[1] must be a string, got 1");
-        assert_eq!(r.bool("f", true).unwrap_err().to_string(), "top.f must be a boolean, got null");
+        assert_eq!(r.bool("f", &mut true).unwrap_err().to_string(), "top.f must be a boolean, got null");
         let e = r.finish().unwrap_err();
         assert_eq!((e.field.as_str(), e.rule.as_str(), e.value.as_str()), ("top.g", "be a known field", "1"));
         assert_eq!(whole_u16("x".into(), &Value::Number(70_000.0)).unwrap_err().rule, "be at most 65535");
@@ -257,6 +256,6 @@ mod tests {
         let e = ObjectReader::new(String::new(), &Value::Array(vec![])).err().unwrap();
         assert_eq!(e.to_string(), "config must be an object, got []");
         let mut r = ObjectReader::new("s".into(), &v).unwrap();
-        assert_eq!(r.required("name", string).unwrap_err().to_string(), "s.name must be given, got nothing");
+        assert_eq!(r.need("name").unwrap_err().to_string(), "s.name must be given, got nothing");
     }
 }

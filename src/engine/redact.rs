@@ -9,21 +9,21 @@ pub const REDACTED: &str = "REDACTED";
 /// case-insensitively) replaced by [`REDACTED`]. The fragment is dropped: it is
 /// never needed in a report and may carry anything.
 pub fn redact_url(url: &str, secrets: &[String]) -> String {
-    let without_fragment = url.split('#').next().unwrap_or_default();
-    let Some((base, query)) = without_fragment.split_once('?') else {
-        return without_fragment.to_owned();
+    // Scanned byte by byte: every separator is ASCII, so each cut is a char boundary.
+    let url = url.get(..stop(url, b"#")).unwrap_or_default();
+    let at = stop(url, b"?");
+    let (Some(base), Some(mut rest)) = (url.get(..at), url.get(at.saturating_add(1)..)) else {
+        return url.to_owned();
     };
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
     out.push('?');
     // `?` and `;` separate pairs too for some servers: treat them as separators so
     // a secret can't hide behind them.
-    for pair in query.split_inclusive(['&', '?', ';']) {
-        let (body, separator) = match pair.char_indices().last() {
-            Some((i, c)) if matches!(c, '&' | '?' | ';') => (pair.get(..i).unwrap_or_default(), Some(c)),
-            _ => (pair, None),
-        };
-        let name = body.split('=').next().unwrap_or_default();
+    while !rest.is_empty() {
+        let end = stop(rest, b"&?;");
+        let body = rest.get(..end).unwrap_or_default();
+        let name = body.get(..stop(body, b"=")).unwrap_or_default();
         if is_secret(name, secrets) {
             out.push_str(name);
             out.push('=');
@@ -31,20 +31,28 @@ pub fn redact_url(url: &str, secrets: &[String]) -> String {
         } else {
             out.push_str(body);
         }
-        out.extend(separator);
+        out.push_str(rest.get(end..end.saturating_add(1)).unwrap_or_default());
+        rest = rest.get(end.saturating_add(1)..).unwrap_or_default();
     }
     out
 }
 
+/// The index of the first byte of `s` in `stops`, else `s.len()`.
+fn stop(s: &str, stops: &[u8]) -> usize {
+    s.bytes().position(|b| stops.contains(&b)).unwrap_or(s.len())
+}
+
 /// Whether a parameter or header name is a secret. Percent-encoded names are
-/// decoded first, so `X%2DPlex%2DToken` is caught too.
+/// decoded first, so `X%2DPlex%2DToken` is caught too; a name that decodes to
+/// invalid UTF-8 is not a secret.
 pub fn is_secret(name: &str, secrets: &[String]) -> bool {
     let decoded = percent_decode(name);
+    let Ok(decoded) = std::str::from_utf8(&decoded) else { return false };
     secrets.iter().any(|s| s.eq_ignore_ascii_case(decoded.trim()))
 }
 
 /// Decodes `%XX` escapes and `+`; malformed escapes are kept as they are.
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -65,7 +73,7 @@ fn percent_decode(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use std::collections::VecDeque;
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
 use super::budget::RetryBudget;
 use super::classify::{self, Outcome, Route, Verdict};
-use super::config::{Config, ConfigError, RequestClass};
+use super::config::{Config, RequestClass};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::notify::{Notice, Notifier, Signal};
 use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
-use super::reader::{self, string, whole, whole_u32, ObjectReader, MAX_SAFE};
+use super::reader::{items, string, whole, whole_u32, ObjectReader, Res, MAX_SAFE};
 use super::redact::redact_url;
 use super::retry::{GiveUp, RetryDecision, RetryState};
 use super::retry_after::parse_retry_after;
@@ -255,15 +255,18 @@ impl EngineSnapshot {
         ObjectReader::new(String::new(), value).and_then(Self::read).ok()
     }
 
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let snapshot = Self {
-            version: r.required("version", whole_u32)?,
-            saved_at: r.required("savedAt", |p, v| whole(p, v, MAX_SAFE))?,
-            services: r.required("services", |p, v| {
-                reader::list(p, v, |p, v| ServiceSnapshot::read(ObjectReader::new(p, v)?))
-            })?,
-        };
-        r.finish().map(|()| snapshot)
+    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("version")?;
+        let version = whole_u32(path, v)?;
+        let (path, v) = r.need("savedAt")?;
+        let saved_at = whole(path, v, MAX_SAFE)?;
+        let (path, v) = r.need("services")?;
+        let mut services = Vec::new();
+        for (path, v) in items(&path, v)? {
+            services.push(ServiceSnapshot::read(ObjectReader::new(path, v)?)?);
+        }
+        r.finish()?;
+        Ok(Self { version, saved_at, services })
     }
 }
 
@@ -273,12 +276,13 @@ impl ServiceSnapshot {
         Value::object([("name", self.name.as_str().into()), ("breaker", self.breaker.to_value())])
     }
 
-    fn read(mut r: ObjectReader<'_>) -> Result<Self, ConfigError> {
-        let snapshot = Self {
-            name: r.required("name", string)?,
-            breaker: r.required("breaker", |p, v| BreakerSnapshot::read(ObjectReader::new(p, v)?))?,
-        };
-        r.finish().map(|()| snapshot)
+    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("name")?;
+        let name = string(path, v)?;
+        let (path, v) = r.need("breaker")?;
+        let breaker = BreakerSnapshot::read(ObjectReader::new(path, v)?)?;
+        r.finish()?;
+        Ok(Self { name, breaker })
     }
 }
 

@@ -52,7 +52,10 @@ fn imf_fixdate(s: &str) -> Option<i64> {
 
 /// `Sunday, 06-Nov-94 08:49:37 GMT` (obsolete; two-digit year).
 fn rfc850(s: &str, wall_now_ms: u64) -> Option<i64> {
-    let (name, rest) = s.split_once(", ")?;
+    // Split at the first ',' (a char pattern: no substring searcher in wasm); a
+    // weekday name has no comma, so this is where ", " must be.
+    let (name, rest) = s.split_once(',')?;
+    let rest = rest.strip_prefix(' ')?;
     weekday(name.as_bytes(), &WEEKDAYS_LONG)?;
     let [d0, d1, b'-', m0, m1, m2, b'-', y0, y1, b' ', time @ .., b' ', b'G', b'M', b'T'] = rest.as_bytes() else {
         return None;

@@ -26,6 +26,13 @@ pub enum Value {
 impl Value {
     /// An object from `(key, value)` pairs, in order.
     pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+        Self::object_of(Vec::from(pairs))
+    }
+
+    /// [`Value::object`] for any number of pairs: one copy of this code in wasm,
+    /// not one per `N`.
+    #[inline(never)]
+    fn object_of(pairs: Vec<(&str, Value)>) -> Value {
         Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
 
@@ -91,7 +98,13 @@ fn write_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                // `\u00XX` by hand: `{:04x}` would link padded hex formatting.
+                let n = u32::from(c);
+                out.push_str("\\u00");
+                out.extend(char::from_digit(n >> 4, 16));
+                out.extend(char::from_digit(n & 0xF, 16));
+            }
             c => out.push(c),
         }
     }
