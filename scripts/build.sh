@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the wasm optimised by npm binaryen's wasm-opt
 # (Debian's wasm-opt 108 produces modules Chromium rejects), wasm-bindgen's ES
-# module glue, an entry that initialises itself, the .d.ts, and package.json.
+# module glue (minified by esbuild), an entry that initialises itself, the .d.ts,
+# and package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ cat >pkg/index.d.ts <<TS
 export { createResilience, validateConfig, Resilience } from './player_resilience.js';
 export type { ${types//,/, } } from './player_resilience.js';
 TS
+
+# Minified glue: what bundlers would ship anyway, and what `npm run size` measures.
+node_modules/.bin/esbuild pkg/player_resilience.js --minify --format=esm --log-level=warning \
+  --outfile=pkg/player_resilience.js --allow-overwrite
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 node -e '

@@ -36,6 +36,8 @@ echo "[test] package build, types and size"
 bash scripts/build.sh
 node_modules/.bin/tsc -p tests/types
 bash scripts/size.sh
+echo "[test] the built package in headless Chromium"
+node --test tests/package/ 2>&1 | tee "$logs/package"
 
 echo "[test] browser tests (headless Chromium)"
 node www/fault-server.mjs --port 0 >"$logs/server.out" &
@@ -51,5 +53,5 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-server=$(awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$logs/server")
-echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); fault server $server"
+node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
+echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); fault server $(node_sum "$logs/server")"

@@ -266,6 +266,7 @@ async fn an_open_breaker_fails_fast_and_only_probes_reach_the_server() {
     for _ in 0..10 {
         let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
         assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+        assert_eq!(text(&e, "service"), "plex");
         assert!(number(&e, "retryAfterMs") >= 0.0);
     }
     assert_eq!(case.count("metadata").await, 3, "requests reached the server while the breaker was open");

@@ -11,7 +11,7 @@ use super::attempt::{send, sleep, Sent};
 use super::browser::{global_fetch, is_online, wall_clock};
 use super::errors;
 use super::runtime::Runtime;
-use crate::engine::classify::Outcome;
+use crate::engine::classify::{self, Outcome};
 use crate::engine::config::RequestClass;
 use crate::engine::redact::redact_url;
 use crate::engine::resilience::{Failure, Next, Report, Start};
@@ -60,7 +60,8 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
         runtime.set_online(false);
     }
 
-    let mut service = String::new();
+    let route = runtime.read(|e, _| classify::route(e.config(), &request.url)).flatten();
+    let service = route.map(|r| runtime.service_name(r.service)).unwrap_or_default();
     let mut start = runtime.engine(|e, now| e.begin(now, &request.method, &request.url)).unwrap_or(Start::PassThrough);
     loop {
         let attempt = match start {
@@ -68,7 +69,6 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
             Start::Fail(failure) => return Err(errors::failure(&failure, &service, &url)),
             Start::Send(attempt) => attempt,
         };
-        service = runtime.service_name(attempt.service);
         let Sent { outcome, response } =
             send(&input, &init_object, attempt.timeout_ms, &stops, wants_whole_body(attempt.class)).await;
         if matches!(outcome, Outcome::NetworkError | Outcome::Timeout | Outcome::Offline) && !is_online() {
