@@ -558,3 +558,20 @@ async fn without_web_locks_a_storage_lease_elects_one_prober() {
     b.dispose();
     assert_eq!(storage.get_item(&format!("{}:prober", case.session)).unwrap(), None, "dispose keeps the lease");
 }
+
+#[wasm_bindgen_test]
+async fn fetch_takes_a_url_object_or_a_request() {
+    let case = Case::new("inputs").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let url = web_sys::Url::new(&case.url("/api/v1/play/1")).unwrap();
+    let response = JsFuture::from(r.fetch(url.into(), JsValue::UNDEFINED)).await.expect("a URL object");
+    assert_eq!(response.unchecked_into::<web_sys::Response>().status(), 200);
+    let request = web_sys::Request::new_with_str(&case.url("/api/v1/play/2")).unwrap();
+    let response = JsFuture::from(r.fetch(request.into(), JsValue::UNDEFINED)).await.expect("a Request");
+    assert_eq!(response.unchecked_into::<web_sys::Response>().status(), 200);
+    // Both went through the breaker: the metadata class counted them.
+    let classes = Array::from(&field(&Array::from(&field(&r.metrics(), "services")).get(0), "classes"));
+    let metadata = classes.iter().find(|c| text(c, "class") == "metadata").unwrap();
+    assert_eq!(number(&metadata, "requests"), 2.0);
+    r.dispose();
+}

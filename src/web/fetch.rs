@@ -30,7 +30,9 @@ fn describe(input: &JsValue, init: &Object) -> Described {
     let url = match (input.as_string(), request) {
         (Some(url), _) => url,
         (None, Some(request)) => request.url(),
-        (None, None) => String::from(js_sys::JsString::from(input.clone())),
+        // A URL object, or anything else fetch would turn into a string.
+        (None, None) if input.is_object() => input.unchecked_ref::<Object>().to_string().into(),
+        (None, None) => String::new(),
     };
     let field = |name: &str| Reflect::get(init, &name.into()).ok().filter(|v| !v.is_undefined() && !v.is_null());
     let method = field("method")
