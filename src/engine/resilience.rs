@@ -15,7 +15,7 @@ use super::config::{Config, RequestClass};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::notify::{Notice, Notifier, Signal};
 use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
-use super::reader::{items, string, whole, whole_u32, ObjectReader, Res, MAX_SAFE};
+use super::reader::{exact, whole_up_to, MAX_SAFE};
 use super::redact::redact_url;
 use super::retry::{GiveUp, RetryDecision, RetryState};
 use super::retry_after::parse_retry_after;
@@ -250,21 +250,17 @@ impl EngineSnapshot {
     /// or unknown fields, wrong types, negative or fractional numbers, unknown
     /// states. Never panics, whatever the value.
     pub fn from_value(value: &Value) -> Option<Self> {
-        ObjectReader::new(String::new(), value).and_then(Self::read).ok()
-    }
-
-    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
-        let (path, v) = r.need("version")?;
-        let version = whole_u32(path, v)?;
-        let (path, v) = r.need("savedAt")?;
-        let saved_at = whole(path, v, MAX_SAFE)?;
-        let (path, v) = r.need("services")?;
+        let &[version, saved_at, services] = exact(value, &["version", "savedAt", "services"])?.as_slice() else {
+            return None;
+        };
+        let version = u32::try_from(whole_up_to(version, u32::MAX.into())?).ok()?;
+        let saved_at = whole_up_to(saved_at, MAX_SAFE)?;
+        let Value::Array(items) = services else { return None };
         let mut services = Vec::new();
-        for (path, v) in items(&path, v)? {
-            services.push(ServiceSnapshot::read(ObjectReader::new(path, v)?)?);
+        for item in items {
+            services.push(ServiceSnapshot::from_value(item)?);
         }
-        r.finish()?;
-        Ok(Self { version, saved_at, services })
+        Some(Self { version, saved_at, services })
     }
 }
 
@@ -274,13 +270,11 @@ impl ServiceSnapshot {
         Value::object([("name", self.name.as_str().into()), ("breaker", self.breaker.to_value())])
     }
 
-    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
-        let (path, v) = r.need("name")?;
-        let name = string(path, v)?;
-        let (path, v) = r.need("breaker")?;
-        let breaker = BreakerSnapshot::read(ObjectReader::new(path, v)?)?;
-        r.finish()?;
-        Ok(Self { name, breaker })
+    /// Reads what [`ServiceSnapshot::to_value`] wrote; `None` for anything else.
+    fn from_value(value: &Value) -> Option<Self> {
+        let &[name, breaker] = exact(value, &["name", "breaker"])?.as_slice() else { return None };
+        let Value::String(name) = name else { return None };
+        Some(Self { name: name.clone(), breaker: BreakerSnapshot::from_value(breaker)? })
     }
 }
 
