@@ -167,6 +167,19 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
     }
 }
 
+/// Appends `(keys[i], values[i])` to an object's fields: one loop for every table of
+/// counters, not one pair built per field.
+pub(crate) fn push_numbers(fields: &mut Vec<(String, Value)>, keys: &[&str], values: &[u64]) {
+    for (key, value) in keys.iter().zip(values) {
+        fields.push(((*key).to_owned(), (*value).into()));
+    }
+}
+
+/// Whole numbers as an array.
+pub(crate) fn numbers(values: &[u64]) -> Value {
+    Value::Array(values.iter().map(|v| (*v).into()).collect())
+}
+
 /// Decimals kept by [`format_number`].
 const DECIMALS: u64 = 1_000_000;
 /// Past this a number no longer fits the integer path and is printed with an exponent.
