@@ -33,7 +33,11 @@ impl Value {
     /// not one per `N`.
     #[inline(never)]
     fn object_of(pairs: Vec<(&str, Value)>) -> Value {
-        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        let mut fields = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            fields.push((key.to_owned(), value));
+        }
+        Value::Object(fields)
     }
 
     /// An object's field (its last value if the key is given twice); `None` for a
