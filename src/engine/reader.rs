@@ -223,7 +223,13 @@ pub(crate) fn one_of<T>(path: String, value: &Value, names: &str, parse: fn(&str
 /// An array's items, each with its path (`path[i]`).
 pub(crate) fn items<'v>(path: &str, value: &'v Value) -> Res<Vec<(String, &'v Value)>> {
     match value {
-        Value::Array(items) => Ok(items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect()),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                out.push((format!("{path}[{i}]"), v));
+            }
+            Ok(out)
+        }
         other => Err(wrong(path.to_owned(), "be an array", other)),
     }
 }
