@@ -181,7 +181,11 @@ pub(crate) fn push_numbers(fields: &mut Vec<(String, Value)>, keys: &[&str], val
 
 /// Whole numbers as an array.
 pub(crate) fn numbers(values: &[u64]) -> Value {
-    Value::Array(values.iter().map(|v| (*v).into()).collect())
+    let mut items = Vec::with_capacity(values.len());
+    for value in values {
+        items.push((*value).into());
+    }
+    Value::Array(items)
 }
 
 /// Decimals kept by [`format_number`].
