@@ -13,7 +13,7 @@
 //! so trials still in flight from an earlier half-open period keep their slots.
 
 use super::config::BreakerConfig;
-use super::reader::{one_of, whole, whole_u32, ObjectReader, Res, MAX_SAFE};
+use super::reader::{exact, whole_up_to, MAX_SAFE};
 use super::value::Value;
 use super::window::RollingWindow;
 use super::Millis;
@@ -119,18 +119,17 @@ impl BreakerSnapshot {
     /// Reads what [`BreakerSnapshot::to_value`] wrote; `None` for anything else
     /// (missing or unknown fields, wrong types, negative or fractional numbers).
     pub fn from_value(value: &Value) -> Option<Self> {
-        ObjectReader::new(String::new(), value).and_then(Self::read).ok()
-    }
-
-    pub(crate) fn read(mut r: ObjectReader<'_>) -> Res<Self> {
-        let (path, v) = r.need("state")?;
-        let state = one_of(path, v, "closed, open, halfOpen, isolated", BreakerState::parse)?;
-        let (path, v) = r.need("openRemainingMs")?;
-        let open_remaining_ms = whole(path, v, MAX_SAFE)?;
-        let (path, v) = r.need("reopenCount")?;
-        let reopen_count = whole_u32(path, v)?;
-        r.finish()?;
-        Ok(Self { state, open_remaining_ms, reopen_count })
+        let &[state, open_remaining_ms, reopen_count] =
+            exact(value, &["state", "openRemainingMs", "reopenCount"])?.as_slice()
+        else {
+            return None;
+        };
+        let Value::String(state) = state else { return None };
+        Some(Self {
+            state: BreakerState::parse(state)?,
+            open_remaining_ms: whole_up_to(open_remaining_ms, MAX_SAFE)?,
+            reopen_count: u32::try_from(whole_up_to(reopen_count, u32::MAX.into())?).ok()?,
+        })
     }
 }
 

@@ -12,7 +12,7 @@
 use super::breaker::BreakerState;
 use super::classify::Verdict;
 use super::config::RequestClass;
-use super::value::Value;
+use super::value::{numbers, push_numbers, Value};
 use super::Millis;
 
 /// Upper bounds (inclusive, ms) of the latency buckets; one more bucket holds the rest.
@@ -61,7 +61,7 @@ pub struct LatencyHistogram {
 impl LatencyHistogram {
     /// `{"bucketsMs": [...], "counts": [...]}`.
     pub fn to_value(&self) -> Value {
-        Value::object([("bucketsMs", self.buckets_ms.to_vec().into()), ("counts", self.counts.to_vec().into())])
+        Value::object([("bucketsMs", numbers(&self.buckets_ms)), ("counts", numbers(&self.counts))])
     }
 }
 
@@ -91,17 +91,20 @@ pub struct ClassMetrics {
 impl ClassMetrics {
     /// Every field in camelCase, the class by name.
     pub fn to_value(&self) -> Value {
-        Value::object([
-            ("class", self.class.as_str().into()),
-            ("requests", self.requests.into()),
-            ("retries", self.retries.into()),
-            ("rejected", self.rejected.into()),
-            ("successes", self.successes.into()),
-            ("failures", self.failures.into()),
-            ("notCounted", self.not_counted.into()),
-            ("timeouts", self.timeouts.into()),
-            ("latency", self.latency.to_value()),
-        ])
+        let mut fields = vec![("class".to_owned(), self.class.as_str().into())];
+        let keys = ["requests", "retries", "rejected", "successes", "failures", "notCounted", "timeouts"];
+        let counts = [
+            self.requests,
+            self.retries,
+            self.rejected,
+            self.successes,
+            self.failures,
+            self.not_counted,
+            self.timeouts,
+        ];
+        push_numbers(&mut fields, &keys, &counts);
+        fields.push(("latency".to_owned(), self.latency.to_value()));
+        Value::Object(fields)
     }
 
     fn new(class: RequestClass) -> Self {
@@ -135,12 +138,13 @@ pub struct TimeInState {
 impl TimeInState {
     /// `{"closed", "open", "halfOpen", "isolated"}`.
     pub fn to_value(&self) -> Value {
-        Value::object([
-            ("closed", self.closed.into()),
-            ("open", self.open.into()),
-            ("halfOpen", self.half_open.into()),
-            ("isolated", self.isolated.into()),
-        ])
+        let mut fields = Vec::new();
+        push_numbers(
+            &mut fields,
+            &["closed", "open", "halfOpen", "isolated"],
+            &[self.closed, self.open, self.half_open, self.isolated],
+        );
+        Value::Object(fields)
     }
 }
 

@@ -2,9 +2,10 @@
 //! (or required), its type checked, unknown fields rejected, and every error naming
 //! the field's path (`services[0].breaker.openMs`), the rule and the value given.
 //!
-//! Used for the config and for stored snapshots (which only need to know whether the
-//! read worked). Readers are plain functions, not generic over closures, and errors
-//! travel boxed: both keep the wasm module small.
+//! Used for the config. Stored snapshots only need to know whether a read worked:
+//! [`exact`] and [`whole_up_to`] read them without building errors. Readers are plain
+//! functions, not generic over closures, and errors travel boxed: both keep the wasm
+//! module small.
 
 use super::config::ConfigError;
 use super::value::{format_number, Value};
@@ -154,19 +155,42 @@ pub(crate) fn number(path: String, value: &Value) -> Res<f64> {
     }
 }
 
+/// `value` if it is a finite whole number from 0 (saturating past 2^64).
+fn whole_number(value: &Value) -> Option<u64> {
+    match value {
+        // In range, the cast is exact; past 2^64 it saturates, and is too big for any `max`.
+        Value::Number(n) if n.is_finite() && *n >= 0.0 && n.fract() == 0.0 => Some(*n as u64),
+        _ => None,
+    }
+}
+
 /// A finite whole number from 0 to `max` (at most 2^53).
 pub(crate) fn whole(path: String, value: &Value, max: u64) -> Res<u64> {
-    let n = match value {
-        Value::Number(n) if n.is_finite() && *n >= 0.0 && n.fract() == 0.0 => *n,
-        other => return Err(wrong(path, "be a whole number", other)),
-    };
     let max = max.min(MAX_SAFE);
-    // In range, the cast is exact; past 2^64 it saturates, and is rejected as too big.
-    let whole = n as u64;
-    if whole > max {
-        return Err(wrong(path, &format!("be at most {max}"), value));
+    match whole_number(value) {
+        None => Err(wrong(path, "be a whole number", value)),
+        Some(n) if n > max => Err(wrong(path, &format!("be at most {max}"), value)),
+        Some(n) => Ok(n),
     }
-    Ok(whole)
+}
+
+/// [`whole`] without the error: for reads that only need to know whether they worked.
+pub(crate) fn whole_up_to(value: &Value, max: u64) -> Option<u64> {
+    whole_number(value).filter(|n| *n <= max.min(MAX_SAFE))
+}
+
+/// The values of an object's fields `names`, in that order, if it has them all and
+/// no others (a field given twice counts with its last value).
+pub(crate) fn exact<'a>(value: &'a Value, names: &[&str]) -> Option<Vec<&'a Value>> {
+    let Value::Object(fields) = value else { return None };
+    if fields.iter().any(|(key, _)| !names.contains(&key.as_str())) {
+        return None;
+    }
+    let mut values = Vec::new();
+    for name in names {
+        values.push(value.get(name)?);
+    }
+    Some(values)
 }
 
 /// A whole number that fits a `u32`.
@@ -199,7 +223,13 @@ pub(crate) fn one_of<T>(path: String, value: &Value, names: &str, parse: fn(&str
 /// An array's items, each with its path (`path[i]`).
 pub(crate) fn items<'v>(path: &str, value: &'v Value) -> Res<Vec<(String, &'v Value)>> {
     match value {
-        Value::Array(items) => Ok(items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect()),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, v) in items.iter().enumerate() {
+                out.push((format!("{path}[{i}]"), v));
+            }
+            Ok(out)
+        }
         other => Err(wrong(path.to_owned(), "be an array", other)),
     }
 }

@@ -8,8 +8,6 @@
 //! [`Engine::poll_event`]. Time is always an argument; randomness comes from the
 //! seed given to [`Engine::new`].
 
-use std::collections::VecDeque;
-
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
 use super::budget::RetryBudget;
 use super::classify::{self, Outcome, Route, Verdict};
@@ -17,7 +15,7 @@ use super::config::{Config, RequestClass};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::notify::{Notice, Notifier, Signal};
 use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
-use super::reader::{items, string, whole, whole_u32, ObjectReader, Res, MAX_SAFE};
+use super::reader::{exact, whole_up_to, MAX_SAFE};
 use super::redact::redact_url;
 use super::retry::{GiveUp, RetryDecision, RetryState};
 use super::retry_after::parse_retry_after;
@@ -252,21 +250,17 @@ impl EngineSnapshot {
     /// or unknown fields, wrong types, negative or fractional numbers, unknown
     /// states. Never panics, whatever the value.
     pub fn from_value(value: &Value) -> Option<Self> {
-        ObjectReader::new(String::new(), value).and_then(Self::read).ok()
-    }
-
-    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
-        let (path, v) = r.need("version")?;
-        let version = whole_u32(path, v)?;
-        let (path, v) = r.need("savedAt")?;
-        let saved_at = whole(path, v, MAX_SAFE)?;
-        let (path, v) = r.need("services")?;
+        let &[version, saved_at, services] = exact(value, &["version", "savedAt", "services"])?.as_slice() else {
+            return None;
+        };
+        let version = u32::try_from(whole_up_to(version, u32::MAX.into())?).ok()?;
+        let saved_at = whole_up_to(saved_at, MAX_SAFE)?;
+        let Value::Array(items) = services else { return None };
         let mut services = Vec::new();
-        for (path, v) in items(&path, v)? {
-            services.push(ServiceSnapshot::read(ObjectReader::new(path, v)?)?);
+        for item in items {
+            services.push(ServiceSnapshot::from_value(item)?);
         }
-        r.finish()?;
-        Ok(Self { version, saved_at, services })
+        Some(Self { version, saved_at, services })
     }
 }
 
@@ -276,13 +270,11 @@ impl ServiceSnapshot {
         Value::object([("name", self.name.as_str().into()), ("breaker", self.breaker.to_value())])
     }
 
-    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
-        let (path, v) = r.need("name")?;
-        let name = string(path, v)?;
-        let (path, v) = r.need("breaker")?;
-        let breaker = BreakerSnapshot::read(ObjectReader::new(path, v)?)?;
-        r.finish()?;
-        Ok(Self { name, breaker })
+    /// Reads what [`ServiceSnapshot::to_value`] wrote; `None` for anything else.
+    fn from_value(value: &Value) -> Option<Self> {
+        let &[name, breaker] = exact(value, &["name", "breaker"])?.as_slice() else { return None };
+        let Value::String(name) = name else { return None };
+        Some(Self { name: name.clone(), breaker: BreakerSnapshot::from_value(breaker)? })
     }
 }
 
@@ -295,6 +287,12 @@ pub enum RestoreError {
     Stale,
     /// Dated in the future: a foreign or tampered record.
     FromTheFuture,
+}
+
+/// Removes and returns `items[index]`, if there is one. The queues are `Vec`s: short,
+/// and a `VecDeque` costs more wasm than the shifts it saves.
+fn remove_at<T>(items: &mut Vec<T>, index: usize) -> Option<T> {
+    (index < items.len()).then(|| items.remove(index))
 }
 
 struct Service {
@@ -324,8 +322,8 @@ pub struct Engine {
     rng: Rng,
     notifier: Notifier,
     metrics: Metrics,
-    requests: VecDeque<InFlight>,
-    events: VecDeque<Event>,
+    requests: Vec<InFlight>,
+    events: Vec<Event>,
     next_id: u64,
     online: bool,
     prober: bool,
@@ -354,8 +352,8 @@ impl Engine {
             metrics: Metrics::new(&names, now),
             rng: Rng::new(seed),
             services,
-            requests: VecDeque::new(),
-            events: VecDeque::new(),
+            requests: Vec::new(),
+            events: Vec::new(),
             next_id: 1,
             online: true,
             prober: true,
@@ -380,12 +378,12 @@ impl Engine {
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         if self.requests.len() >= MAX_IN_FLIGHT {
-            if let Some(oldest) = self.requests.pop_front() {
+            if let Some(oldest) = remove_at(&mut self.requests, 0) {
                 self.release(&oldest);
             }
         }
         let retry = RetryState::new(now, &self.config.retry, Rng::new(self.rng.next_u64()));
-        self.requests.push_back(InFlight {
+        self.requests.push(InFlight {
             id,
             route,
             method: method.to_ascii_uppercase(),
@@ -487,7 +485,7 @@ impl Engine {
                 Next::RetryAfter { delay_ms, attempt }
             }
             RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
-                self.requests.remove(index);
+                remove_at(&mut self.requests, index);
                 Next::Deliver
             }
             RetryDecision::GiveUp(_) => {
@@ -662,7 +660,7 @@ impl Engine {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        remove_at(&mut self.events, 0)
     }
 
     /// Counters, latencies and time in state, as plain data.
@@ -751,7 +749,7 @@ impl Engine {
             Admission::Trial => true,
             Admission::Rejected { retry_after_ms } => {
                 self.metrics.on_rejected(route.service, route.class);
-                self.requests.remove(index);
+                remove_at(&mut self.requests, index);
                 return Start::Fail(self.open_failure(now, route.service, retry_after_ms));
             }
         };
@@ -842,7 +840,7 @@ impl Engine {
     }
 
     fn fail(&mut self, index: usize, failure: Failure) -> Next {
-        self.requests.remove(index);
+        remove_at(&mut self.requests, index);
         Next::Fail(failure)
     }
 
@@ -858,9 +856,9 @@ impl Engine {
 
     fn push(&mut self, event: Event) {
         if self.events.len() >= MAX_QUEUED_EVENTS {
-            self.events.pop_front();
+            remove_at(&mut self.events, 0);
         }
-        self.events.push_back(event);
+        self.events.push(event);
     }
 
     fn find(&self, id: RequestId) -> Option<&InFlight> {
@@ -869,7 +867,7 @@ impl Engine {
 
     fn take(&mut self, id: RequestId) -> Option<InFlight> {
         let index = self.requests.iter().position(|r| r.id == id)?;
-        self.requests.remove(index)
+        remove_at(&mut self.requests, index)
     }
 
     fn service(&self, index: usize) -> Option<&Service> {

@@ -33,7 +33,11 @@ impl Value {
     /// not one per `N`.
     #[inline(never)]
     fn object_of(pairs: Vec<(&str, Value)>) -> Value {
-        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        let mut fields = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            fields.push((key.to_owned(), value));
+        }
+        Value::Object(fields)
     }
 
     /// An object's field (its last value if the key is given twice); `None` for a
@@ -165,6 +169,23 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(items: Vec<T>) -> Self {
         Value::Array(items.into_iter().map(Into::into).collect())
     }
+}
+
+/// Appends `(keys[i], values[i])` to an object's fields: one loop for every table of
+/// counters, not one pair built per field.
+pub(crate) fn push_numbers(fields: &mut Vec<(String, Value)>, keys: &[&str], values: &[u64]) {
+    for (key, value) in keys.iter().zip(values) {
+        fields.push(((*key).to_owned(), (*value).into()));
+    }
+}
+
+/// Whole numbers as an array.
+pub(crate) fn numbers(values: &[u64]) -> Value {
+    let mut items = Vec::with_capacity(values.len());
+    for value in values {
+        items.push((*value).into());
+    }
+    Value::Array(items)
 }
 
 /// Decimals kept by [`format_number`].
