@@ -1,6 +1,11 @@
 //! The browser layer (wasm32 only): the one place that touches the browser. It
 //! drives the engine with real time, fetch, timers, storage and other tabs, and is
 //! the package's JS API.
+//!
+//! A panic in wasm kills the module for the whole page, so, as in the engine,
+//! nothing here may unwrap, index or panic; the core's `RefCell` is only ever
+//! borrowed with `try_borrow*`.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod api;
 mod attempt;
