@@ -578,3 +578,22 @@ async fn fetch_takes_a_url_object_or_a_request() {
     assert_eq!(number(&metadata, "requests"), 2.0);
     r.dispose();
 }
+
+#[wasm_bindgen_test]
+async fn a_throwing_listener_does_not_disturb_the_others() {
+    let case = Case::new("listeners").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    r.on("state", Function::new_with_args("event", "throw new Error('listener bug')")).unwrap();
+    let states = record(&r, "state");
+    let heard = Rc::new(RefCell::new(0));
+    let count = heard.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |_| *count.borrow_mut() += 1).into_js_value();
+    let off = r.on("state", listener.unchecked_into()).unwrap();
+    off.call0(&JsValue::NULL).unwrap();
+    assert!(r.on("nonsense", Function::new_no_args("")).is_err(), "an unknown event name is an error");
+    r.isolate("plex");
+    wait_until("the state event", 1_000.0, || !states.borrow().is_empty()).await;
+    assert_eq!(text(&states.borrow()[0], "to"), "isolated");
+    assert_eq!(*heard.borrow(), 0, "an unsubscribed listener was called");
+    r.dispose();
+}
