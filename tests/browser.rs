@@ -71,6 +71,12 @@ export function testConfig(base, key, overrides) {
 // Headless Chromium cannot be taken offline from inside the page, so the test
 // plays the browser's part: navigator.onLine and the offline/online events.
 const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, 'onLine');
+const setItem = Storage.prototype.setItem;
+export function fillStorage(full) {
+  Storage.prototype.setItem = full
+    ? function () { throw new DOMException('full', 'QuotaExceededError'); }
+    : setItem;
+}
 export function hideWebLocks(hidden) {
   if (hidden) Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
   else delete navigator.locks;
@@ -94,6 +100,8 @@ extern "C" {
     fn set_online(online: bool);
     #[wasm_bindgen(js_name = hideWebLocks)]
     fn hide_web_locks(hidden: bool);
+    #[wasm_bindgen(js_name = fillStorage)]
+    fn fill_storage(full: bool);
 }
 
 /// One test's fault-server session and storage key.
@@ -595,5 +603,23 @@ async fn a_throwing_listener_does_not_disturb_the_others() {
     wait_until("the state event", 1_000.0, || !states.borrow().is_empty()).await;
     assert_eq!(text(&states.borrow()[0], "to"), "isolated");
     assert_eq!(*heard.borrow(), 0, "an unsubscribed listener was called");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn full_storage_falls_back_to_memory() {
+    let case = Case::new("full").await;
+    fill_storage(true);
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &r).await;
+    fill_storage(false);
+    // Nothing was stored, yet the instance keeps working on its own state.
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert_eq!(storage.get_item(&case.session).unwrap(), None);
+    let e = get(&r, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+    let plex = Array::from(&field(&r.snapshot(), "services")).get(0);
+    assert_eq!(text(&field(&plex, "breaker"), "state"), "open");
     r.dispose();
 }
