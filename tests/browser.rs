@@ -71,6 +71,12 @@ export function testConfig(base, key, overrides) {
 // Headless Chromium cannot be taken offline from inside the page, so the test
 // plays the browser's part: navigator.onLine and the offline/online events.
 const onLine = Object.getOwnPropertyDescriptor(Navigator.prototype, 'onLine');
+const visibility = Object.getOwnPropertyDescriptor(Document.prototype, 'visibilityState');
+export function setHidden(hidden) {
+  if (hidden) Object.defineProperty(Document.prototype, 'visibilityState', { get: () => 'hidden', configurable: true });
+  else Object.defineProperty(Document.prototype, 'visibilityState', visibility);
+  document.dispatchEvent(new Event('visibilitychange'));
+}
 const setItem = Storage.prototype.setItem;
 export function fillStorage(full) {
   Storage.prototype.setItem = full
@@ -102,6 +108,8 @@ extern "C" {
     fn hide_web_locks(hidden: bool);
     #[wasm_bindgen(js_name = fillStorage)]
     fn fill_storage(full: bool);
+    #[wasm_bindgen(js_name = setHidden)]
+    fn set_hidden(hidden: bool);
 }
 
 /// One test's fault-server session and storage key.
@@ -621,5 +629,37 @@ async fn full_storage_falls_back_to_memory() {
     assert_eq!(text(&e, "code"), "BREAKER_OPEN");
     let plex = Array::from(&field(&r.snapshot(), "services")).get(0);
     assert_eq!(text(&field(&plex, "breaker"), "state"), "open");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_hidden_tab_spends_no_probes_and_probes_when_shown() {
+    let case = Case::new("hidden").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    let probes = record(&r, "probe");
+    case.fault("route=identity&mode=unavailable").await;
+    set_hidden(true);
+    open_breaker(&case, &r).await;
+    // Probes would be due every 100-400 ms; for a second, none goes out.
+    TimeoutFuture::new(1_000).await;
+    assert_eq!(case.count("identity").await, 0, "a hidden tab probed");
+    set_hidden(false);
+    wait_until("a probe once visible", 500.0, || !probes.borrow().is_empty()).await;
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_slow_request_gives_one_slow_notice_before_it_answers() {
+    let case = Case::new("slow").await;
+    let r = case.start(r#"{"timeouts":{"slowMs":200}}"#);
+    let notices = record(&r, "notice");
+    case.fault("route=metadata&mode=slow-headers&delayMs=700").await;
+    let pending = JsFuture::from(r.fetch(case.url("/api/v1/play/1").into(), JsValue::UNDEFINED));
+    let second = JsFuture::from(r.fetch(case.url("/api/v1/play/2").into(), JsValue::UNDEFINED));
+    wait_until("the slow notice", 600.0, || !notices.borrow().is_empty()).await;
+    assert_eq!(text(&notices.borrow()[0], "key"), "slow");
+    assert_eq!(pending.await.unwrap().unchecked_into::<web_sys::Response>().status(), 200);
+    second.await.unwrap();
+    assert_eq!(notices.borrow().len(), 1, "two slow requests must give one notice");
     r.dispose();
 }
