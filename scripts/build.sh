@@ -20,12 +20,12 @@ import init from './player_resilience.js';
 
 await init();
 
-export { createResilience, validateConfig, Resilience } from './player_resilience.js';
+export { createResilience, validateConfig, Resilience, VideoHandle } from './player_resilience.js';
 JS
 # The entry's types: the API and every named type, but not the manual init.
 types=$(sed -n 's/^export \(type\|interface\) \([A-Za-z]*\).*/\2/p' pkg/player_resilience.d.ts | grep -v Init | paste -sd, -)
 cat >pkg/index.d.ts <<TS
-export { createResilience, validateConfig, Resilience } from './player_resilience.js';
+export { createResilience, validateConfig, Resilience, VideoHandle } from './player_resilience.js';
 export type { ${types//,/, } } from './player_resilience.js';
 TS
 

@@ -133,6 +133,17 @@ impl Playback {
         self.stopped_at_s
     }
 
+    /// Whether the video was playing when the trouble began (so a reload or a
+    /// resume should play it).
+    pub fn was_playing(&self) -> bool {
+        self.was_playing
+    }
+
+    /// Spacing of the server's seek thumbnails, ms (at least 1).
+    pub fn thumbnail_step_ms(&self) -> Millis {
+        self.thumbnail_step_ms.max(1)
+    }
+
     /// Freezes `was_playing` when leaving `Healthy` or `Resuming` for trouble.
     fn trouble_begins(&mut self) {
         if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
@@ -276,6 +287,19 @@ impl Playback {
         }
     }
 
+    /// The restored source is loaded and seeked. A video resumed paused (it was
+    /// paused when trouble began) is healthy now; one resumed playing waits for
+    /// `playing` ([`Playback::on_playing`]).
+    pub fn on_loaded(&mut self, now: Millis) -> Option<PlaybackAction> {
+        if self.health != VideoHealth::Resuming || self.was_playing {
+            return None;
+        }
+        self.health = VideoHealth::Healthy;
+        self.reloads = 0;
+        self.rewatch(now);
+        Some(PlaybackAction::Recovered)
+    }
+
     /// The seek thumbnail for workout time `session_s`: the server has one every
     /// `thumbnail_step_ms`, so this is `session_s` floored to that step, in ms.
     /// NaN or negative gives 0; huge values saturate.
@@ -287,6 +311,18 @@ impl Playback {
         // `as` saturates for huge values (and +inf).
         let ms = (session_s * 1_000.0) as Millis;
         (ms / step).saturating_mul(step)
+    }
+}
+
+/// The session time as the person reads it: `mm:ss`, or `h:mm:ss` past an hour.
+/// Negative or non-finite reads as `00:00`.
+pub fn clock_text(seconds: f64) -> String {
+    let total = if seconds.is_finite() && seconds > 0.0 { seconds as u64 } else { 0 };
+    let (h, m, s) = (total / 3_600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m:02}:{s:02}")
     }
 }
 
@@ -467,6 +503,38 @@ mod tests {
     }
 
     #[test]
+    fn clock_text_reads_minutes_and_hours() {
+        assert_eq!(clock_text(0.0), "00:00");
+        assert_eq!(clock_text(75.9), "01:15");
+        assert_eq!(clock_text(3_725.0), "1:02:05");
+        assert_eq!(clock_text(f64::NAN), "00:00");
+        assert_eq!(clock_text(-5.0), "00:00");
+        assert_eq!(clock_text(f64::INFINITY), "00:00");
+    }
+
+    #[test]
+    fn a_video_resumed_paused_is_healthy_once_loaded() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.sample(10_250, paused(10.0));
+        p.on_breaker_open(20_000);
+        p.on_breaker_closed(80_000, 80.0);
+        assert_eq!(p.health(), VideoHealth::Resuming);
+        assert_eq!(p.on_loaded(80_500), Some(PlaybackAction::Recovered));
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        assert_eq!(p.on_loaded(80_600), None);
+    }
+
+    #[test]
+    fn a_video_resumed_playing_waits_for_playing_not_loaded() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.on_breaker_open(20_000);
+        p.on_breaker_closed(80_000, 80.0);
+        assert_eq!(p.on_loaded(80_500), None);
+        assert_eq!(p.health(), VideoHealth::Resuming);
+        assert_eq!(p.on_playing(80_700), Some(PlaybackAction::Recovered));
+    }
+
+    #[test]
     fn a_stalled_video_resumes_when_the_breaker_closes() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         hold(&mut p, 10_250, 11_250, playing(10.0));
@@ -524,6 +592,7 @@ mod tests {
         Open(u64),
         Closed(u64, f64),
         Playing(u64),
+        Loaded(u64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -538,7 +607,8 @@ mod tests {
             1 => now.clone().prop_map(Op::Error),
             1 => now.clone().prop_map(Op::Open),
             1 => (now.clone(), any_f64()).prop_map(|(n, t)| Op::Closed(n, t)),
-            1 => now.prop_map(Op::Playing),
+            1 => now.clone().prop_map(Op::Playing),
+            1 => now.prop_map(Op::Loaded),
         ]
     }
 
@@ -560,6 +630,7 @@ mod tests {
                     Op::Open(n) => p.on_breaker_open(n),
                     Op::Closed(n, t) => p.on_breaker_closed(n, t),
                     Op::Playing(n) => p.on_playing(n),
+                    Op::Loaded(n) => p.on_loaded(n),
                 };
                 match action {
                     Some(PlaybackAction::Resume { at_s, .. }) => {

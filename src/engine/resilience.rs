@@ -300,6 +300,9 @@ struct Service {
     probe_url: Option<String>,
     breaker: Breaker,
     probes: ProbeSchedule,
+    /// Video elements watched for this service: they announce "Video is back"
+    /// themselves, once the video plays again, instead of the breaker closing.
+    videos: u32,
 }
 
 struct InFlight {
@@ -343,6 +346,7 @@ impl Engine {
                     if s.probe_url.is_some() { Recovery::Probe } else { Recovery::Timer },
                 ),
                 probes: ProbeSchedule::new(&config.probe),
+                videos: 0,
             })
             .collect::<Vec<_>>();
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
@@ -637,6 +641,25 @@ impl Engine {
         self.signal(now, Some(&name), signal);
     }
 
+    /// A video element of this service is watched (`true`) or no longer (`false`).
+    /// While one is, the breaker closing is silent: the video layer signals
+    /// [`Signal::Recovered`] when the video is back.
+    pub fn watch_video(&mut self, service: usize, watched: bool) {
+        if let Some(s) = self.service_mut(service) {
+            s.videos = if watched { s.videos.saturating_add(1) } else { s.videos.saturating_sub(1) };
+        }
+    }
+
+    /// The service's video stalled or failed to load: a failure for its breaker,
+    /// like a request that timed out. Ignored while the client is offline.
+    pub fn record_video_failure(&mut self, now: Millis, service: usize) {
+        if !self.online {
+            return;
+        }
+        let transition = self.service_mut(service).and_then(|s| s.breaker.record_failure(now, false, None));
+        self.on_transition(now, service, transition, None);
+    }
+
     /// Closes a service's breaker by hand. Returns false for an unknown service.
     pub fn reset(&mut self, now: Millis, service: &str) -> bool {
         self.manual(now, service, |b, now| b.reset(now))
@@ -799,10 +822,11 @@ impl Engine {
             }
             BreakerState::HalfOpen | BreakerState::Closed | BreakerState::Isolated => s.probes.stop(),
         }
-        let name = s.name.clone();
+        let (name, videos) = (s.name.clone(), s.videos);
         self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
         match t.to {
             BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
+            BreakerState::Closed if videos > 0 => {}
             BreakerState::Closed => self.signal(now, Some(&name), Signal::Recovered),
             BreakerState::HalfOpen => {}
         }
@@ -1008,6 +1032,51 @@ mod tests {
         let mut snapshot = engine.snapshot(now, now);
         snapshot.services.retain(|s| changed.contains(&s.name));
         (!snapshot.services.is_empty()).then_some(snapshot)
+    }
+
+    fn notices(engine: &mut Engine) -> Vec<&'static str> {
+        std::iter::from_fn(|| engine.poll_event())
+            .filter_map(|e| if let Event::Notice(n) = e { Some(n.key) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn video_stalls_open_the_breaker_and_a_watched_video_announces_its_own_return() {
+        // Given a watched plex video
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        engine.watch_video(0, true);
+        // When it stalls three times (plex opens after 3 failures)
+        for t in [1_000, 3_000, 5_000] {
+            engine.record_video_failure(t, 0);
+        }
+        // Then the breaker is open and the person is told
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        assert_eq!(notices(&mut engine), ["unavailable"]);
+        // And when it closes again, the breaker says nothing: the video will
+        engine.reset(60_000, "plex");
+        assert_eq!(notices(&mut engine), Vec::<&str>::new());
+        engine.playback_signal(61_000, 0, Signal::Recovered);
+        assert_eq!(notices(&mut engine), ["restored"]);
+        // And once no video is watched, the breaker announces it again
+        engine.watch_video(0, false);
+        for t in [70_000, 70_001, 70_002] {
+            engine.record_video_failure(t, 0);
+        }
+        engine.reset(130_000, "plex");
+        assert_eq!(notices(&mut engine), ["unavailable", "restored"]);
+    }
+
+    #[test]
+    fn video_failures_while_offline_or_for_unknown_services_count_for_nothing() {
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        engine.set_online(0, false);
+        for t in 1..10 {
+            engine.record_video_failure(t, 0);
+        }
+        assert_eq!(engine.state(0), Some(BreakerState::Closed));
+        engine.record_video_failure(10, 99);
+        engine.watch_video(99, true);
+        engine.watch_video(0, false); // more detaches than attaches saturate at 0
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+use web_sys::{HtmlElement, HtmlVideoElement};
 
 use super::browser::{global_fetch, wall_clock};
 use super::convert::{to_js, to_value};
@@ -12,6 +13,8 @@ use super::errors;
 use super::fetch;
 use super::listeners::EVENT_NAMES;
 use super::runtime::Runtime;
+use super::toasts;
+use super::video::{read_media, Options, Watch};
 use crate::engine::config::Config;
 use crate::engine::resilience::{EngineSnapshot, SNAPSHOT_VERSION};
 
@@ -65,7 +68,7 @@ impl Resilience {
         }
     }
 
-    /// Listens to `notice`, `state`, `retry`, `probe` or `metrics` events; returns
+    /// Listens to `notice`, `state`, `retry`, `probe`, `metrics` or `fallback` events; returns
     /// a function that unsubscribes. Throws for an unknown event name.
     pub fn on(&self, name: &str, listener: Function) -> Result<Function, JsValue> {
         if !EVENT_NAMES.contains(&name) {
@@ -115,6 +118,52 @@ impl Resilience {
         }
     }
 
+    /// Watches a `<video>`: stalls and errors reload the source, then fall back to
+    /// cached thumbnails that follow the session clock; the video resumes when the
+    /// server is back. Throws a `TypeError` with `code: "CONFIG"` and `field` for
+    /// bad options.
+    #[wasm_bindgen(js_name = attachVideo)]
+    pub fn attach_video(&self, video: JsValue, options: JsValue) -> Result<VideoHandle, JsValue> {
+        let video = video
+            .dyn_into::<HtmlVideoElement>()
+            .map_err(|_| js_sys::TypeError::new("attachVideo: the first argument must be a <video> element"))?;
+        let options = Options::read(&options)?;
+        let Some(runtime) = self.live() else {
+            // Disabled: the media is loaded as the page would, and nothing is watched.
+            let media_id = options.media.map(|m| {
+                video.set_src(&m.src);
+                m.id
+            });
+            return Ok(VideoHandle { watch: None, video, media_id });
+        };
+        Ok(VideoHandle { watch: Some(Watch::start(runtime, video.clone(), options)), video, media_id: None })
+    }
+
+    /// Shows notices as toasts in `container` (default: a stack at the bottom of
+    /// the page); returns a function that stops and removes them.
+    #[wasm_bindgen(js_name = renderToasts)]
+    pub fn render_toasts(&self, container: JsValue) -> Result<Function, JsValue> {
+        let container = match container.is_undefined() || container.is_null() {
+            true => None,
+            false => Some(
+                container
+                    .dyn_into::<HtmlElement>()
+                    .map_err(|_| js_sys::TypeError::new("renderToasts: the container must be an element"))?,
+            ),
+        };
+        let rendered = self.live().and_then(|rt| Some((Rc::downgrade(&rt), toasts::render(&rt, container)?)));
+        let mut rendered = rendered.map(|(weak, (id, clear))| (weak, id, clear));
+        let stop = move || {
+            if let Some((weak, id, clear)) = rendered.take() {
+                if let Some(rt) = weak.upgrade() {
+                    rt.remove_hook(id);
+                }
+                clear();
+            }
+        };
+        Ok(Closure::<dyn FnMut()>::new(stop).into_js_value().unchecked_into())
+    }
+
     /// Stops everything: requests in flight reject with `ABORTED`, and no timer,
     /// listener, channel or lock is left. Breaker state stays stored.
     pub fn dispose(&self) {
@@ -125,6 +174,60 @@ impl Resilience {
 }
 
 impl Drop for Resilience {
+    fn drop(&mut self) {
+        self.dispose();
+    }
+}
+
+/// The handle `attachVideo` returns.
+#[wasm_bindgen(skip_typescript)]
+pub struct VideoHandle {
+    watch: Option<Rc<Watch>>,
+    video: HtmlVideoElement,
+    /// The media id when disabled (nothing is watched).
+    media_id: Option<String>,
+}
+
+#[wasm_bindgen]
+impl VideoHandle {
+    /// Switches to another media item `{ id, src, poster? }`: every timer and
+    /// request of the previous one stops first.
+    pub fn load(&mut self, media: JsValue) -> Result<(), JsValue> {
+        let media = read_media(&media, "media")?;
+        match &self.watch {
+            Some(watch) => watch.load(media),
+            None => {
+                self.video.set_src(&media.src);
+                self.media_id = Some(media.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// `healthy`, `stalled`, `fallback` or `resuming`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.watch.as_ref().map_or("healthy", |w| w.health()).into()
+    }
+
+    /// The current media item's id.
+    #[wasm_bindgen(getter, js_name = mediaId)]
+    pub fn media_id(&self) -> Option<String> {
+        match &self.watch {
+            Some(watch) => watch.media_id(),
+            None => self.media_id.clone(),
+        }
+    }
+
+    /// Stops watching; the element keeps its current source.
+    pub fn dispose(&self) {
+        if let Some(watch) = &self.watch {
+            watch.dispose();
+        }
+    }
+}
+
+impl Drop for VideoHandle {
     fn drop(&mut self) {
         self.dispose();
     }

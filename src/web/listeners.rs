@@ -3,7 +3,7 @@
 use js_sys::Function;
 
 /// The events a page can listen to, as passed to `on(name, listener)`.
-pub const EVENT_NAMES: [&str; 5] = ["notice", "state", "retry", "probe", "metrics"];
+pub const EVENT_NAMES: [&str; 6] = ["notice", "state", "retry", "probe", "metrics", "fallback"];
 
 /// Listeners registered with `on`, each with an id for its unsubscribe function.
 #[derive(Default)]

@@ -17,9 +17,11 @@ mod listeners;
 mod runtime;
 mod storage;
 mod tabs;
+mod toasts;
 mod types;
+mod video;
 
-pub use api::{create_resilience, validate_config, Resilience};
+pub use api::{create_resilience, validate_config, Resilience, VideoHandle};
 
 /// A much smaller allocator than the default dlmalloc (about 3 KB less gzipped).
 /// The module allocates little and briefly (strings, small vectors), so a free

@@ -26,6 +26,15 @@ use crate::engine::resilience::{Engine, EngineSnapshot, Event, Probe};
 use crate::engine::value::Value;
 use crate::engine::Millis;
 
+/// A Rust-side listener to every engine event (the video watcher, the toasts).
+pub type Hook = Rc<dyn Fn(&Event)>;
+
+/// A call to make once the core is no longer borrowed.
+enum Delivery {
+    Js(Function, JsValue),
+    Hook(Hook, Event),
+}
+
 /// Metrics events are sent at most this often.
 const METRICS_INTERVAL_MS: Millis = 1_000;
 
@@ -39,6 +48,8 @@ pub struct Runtime {
 struct Core {
     engine: Engine,
     listeners: Listeners,
+    hooks: Vec<(u32, Hook)>,
+    next_hook: u32,
     /// The pending wake-up and the engine time it is for.
     timer: Option<(Millis, Timeout)>,
     store: Option<Store>,
@@ -79,6 +90,8 @@ impl Runtime {
             core: RefCell::new(Core {
                 engine,
                 listeners: Listeners::default(),
+                hooks: Vec::new(),
+                next_hook: 0,
                 timer: None,
                 store,
                 channel: None,
@@ -130,6 +143,7 @@ impl Runtime {
         core.timer = None;
         core.page_listeners.clear();
         core.listeners.clear();
+        core.hooks.clear();
         core.channel = None;
         core.election = None;
         drop(core);
@@ -180,6 +194,33 @@ impl Runtime {
         // A metrics listener may need the timer.
         self.settle();
         id
+    }
+
+    /// Calls `hook` with every engine event from now on; returns its id.
+    pub fn add_hook(&self, hook: Hook) -> Option<u32> {
+        let mut core = self.core.try_borrow_mut().ok()?;
+        core.next_hook = core.next_hook.wrapping_add(1);
+        let id = core.next_hook;
+        core.hooks.push((id, hook));
+        Some(id)
+    }
+
+    /// Removes a hook by id.
+    pub fn remove_hook(&self, id: u32) {
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.hooks.retain(|(i, _)| *i != id);
+        }
+    }
+
+    /// Sends an event made outside the engine (`fallback`) to its listeners.
+    pub fn emit(&self, name: &str, payload: &JsValue) {
+        let listeners = match self.core.try_borrow() {
+            Ok(core) if !core.disposed => core.listeners.of(name),
+            _ => return,
+        };
+        for listener in listeners {
+            call(&listener, payload);
+        }
     }
 
     /// Removes a listener by id.
@@ -238,7 +279,7 @@ impl Runtime {
     /// the timer, then calls the listeners (with no borrow held).
     fn settle(self: &Rc<Self>) {
         let now = now();
-        let mut calls: Vec<(Function, JsValue)> = Vec::new();
+        let mut calls: Vec<Delivery> = Vec::new();
         {
             let Ok(mut core) = self.core.try_borrow_mut() else {
                 return;
@@ -259,10 +300,11 @@ impl Runtime {
                     Event::Retry { .. } => "retry",
                     Event::Probe { .. } => "probe",
                 };
+                calls.extend(core.hooks.iter().map(|(_, hook)| Delivery::Hook(hook.clone(), event.clone())));
                 let listeners = core.listeners.of(name);
                 if !listeners.is_empty() {
                     let payload = to_js(&event.to_value());
-                    calls.extend(listeners.into_iter().map(|f| (f, payload.clone())));
+                    calls.extend(listeners.into_iter().map(|f| Delivery::Js(f, payload.clone())));
                 }
             }
             if changed && !core.remote {
@@ -277,13 +319,14 @@ impl Runtime {
                     fields.insert(0, ("type".into(), Value::String("metrics".into())));
                 }
                 let payload = to_js(&metrics);
-                calls.extend(core.listeners.of("metrics").into_iter().map(|f| (f, payload.clone())));
+                calls.extend(core.listeners.of("metrics").into_iter().map(|f| Delivery::Js(f, payload.clone())));
             }
             self.rearm(&mut core, now);
         }
-        for (listener, payload) in calls {
-            if let Err(error) = listener.call1(&JsValue::NULL, &payload) {
-                web_sys::console::error_2(&"player-resilience: an event listener threw".into(), &error);
+        for delivery in calls {
+            match delivery {
+                Delivery::Js(listener, payload) => call(&listener, &payload),
+                Delivery::Hook(hook, event) => hook(&event),
             }
         }
     }
@@ -358,6 +401,13 @@ async fn run_probe(runtime: Rc<Runtime>, probe: Probe) {
     let _ = Reflect::set(&init, &"cache".into(), &"no-store".into());
     let sent = send(&JsValue::from_str(&probe.url), &init, probe.timeout_ms, &[runtime.lifetime()], true).await;
     runtime.engine(|e, now| e.probe_result(now, probe.service, sent.outcome));
+}
+
+/// Calls a page's listener; one that throws is logged and the others still run.
+fn call(listener: &Function, payload: &JsValue) {
+    if let Err(error) = listener.call1(&JsValue::NULL, payload) {
+        web_sys::console::error_2(&"player-resilience: an event listener threw".into(), &error);
+    }
 }
 
 /// Runs `act` on the runtime if it still exists.

@@ -141,6 +141,21 @@ export interface MetricsSnapshot {
 /** Metrics, sent at most once a second while something changes. */
 export interface MetricsEvent extends MetricsSnapshot { type: "metrics" }
 
+/** Where a fallback frame came from. */
+export type FrameSource = "cache" | "nearest" | "poster" | "placeholder";
+/**
+ * The video's fallback: `enter`, then a `frame` each time the shown image changes
+ * (the object URL stays valid until the next frame or `exit`), then `exit`.
+ */
+export interface FallbackEvent {
+  type: "enter" | "frame" | "exit";
+  mediaId: string | null;
+  /** The session clock when the event was made. */
+  sessionSeconds: number;
+  /** Only on `frame`. `offsetMs` is the thumbnail's time in the media. */
+  frame: { url: string; source: FrameSource; offsetMs: number } | null;
+}
+
 /** Event payloads by name, for `on(name, listener)`. */
 export interface ResilienceEvents {
   notice: NoticeEvent;
@@ -148,6 +163,50 @@ export interface ResilienceEvents {
   retry: RetryEvent;
   probe: ProbeEvent;
   metrics: MetricsEvent;
+  fallback: FallbackEvent;
+}
+
+/** One item of the player's queue. */
+export interface MediaItem {
+  /** Passed to `thumbnailAt`. */
+  id: string;
+  /** The video URL (through the proxy). */
+  src: string;
+  /** Shown in the fallback when no thumbnail is cached. */
+  poster?: string;
+}
+
+/** `attachVideo`'s options. */
+export interface AttachVideoOptions {
+  /** The first item to load (after a source check). Later items: `handle.load(item)`. */
+  media?: MediaItem;
+  /** The seek-thumbnail URL of `mediaId` at `seconds` (a multiple of `playback.thumbnailStepMs`). */
+  thumbnailAt: (mediaId: string, seconds: number) => string;
+  /** The workout's clock, seconds. The fallback follows it; `resume: "session"` resumes at it. */
+  sessionClock: () => number;
+  /** Where the video resumes: the workout's time (default) or where it stopped. Overrides `playback.resume`. */
+  resume?: "session" | "stopped";
+  /** A positioned element over the video: the built-in fallback view is drawn inside it. */
+  overlay?: HTMLElement;
+  /** Thumbnails cached while the video is healthy. Defaults: ahead 12, maxEntries 60, maxBytes 4 MiB. */
+  prefetch?: { ahead?: number; maxEntries?: number; maxBytes?: number };
+  /** The Cache Storage name (default "player-resilience-thumbnails"). */
+  cacheName?: string;
+}
+
+/** The video's health as the watchdog sees it. */
+export type VideoState = "healthy" | "stalled" | "fallback" | "resuming";
+
+/** A watched video element. */
+export class VideoHandle {
+  private constructor();
+  /** Switches media: every timer and request of the previous item stops first. */
+  load(media: MediaItem): void;
+  readonly state: VideoState;
+  readonly mediaId: string | undefined;
+  /** Stops watching; the element keeps its current source. */
+  dispose(): void;
+  free(): void;
 }
 
 /** The breakers' persisted and shared state. Holds no URL and no secret. */
@@ -176,6 +235,10 @@ export class Resilience {
   isolate(service: string): boolean;
   /** Probes every open breaker now (a user's "retry"). */
   retryNow(): void;
+  /** Watches a video: reload on stalls, cached-thumbnail fallback, resume. Throws a ResilienceError (CONFIG) for bad options. */
+  attachVideo(video: HTMLVideoElement, options: AttachVideoOptions): VideoHandle;
+  /** Shows notices as toasts in `container` (default: a stack at the bottom of the page); returns a function that removes them. */
+  renderToasts(container?: HTMLElement | null): () => void;
   /** Stops every timer, listener, channel and request of this instance. */
   dispose(): void;
   /** Frees the wasm memory (also disposes). */

@@ -7,6 +7,9 @@ import {
   type ResilienceError,
   type NoticeEvent,
   type Snapshot,
+  type FallbackEvent,
+  type VideoHandle,
+  type VideoState,
 } from 'player-resilience';
 
 const config: ResilienceConfig = {
@@ -40,10 +43,31 @@ const snapshot: Snapshot = r.snapshot();
 snapshot.services.forEach((s) => s.breaker.openRemainingMs.toFixed());
 const known: boolean = r.reset('plex') && r.isolate('plex');
 r.retryNow();
+const video = document.createElement('video');
+const handle: VideoHandle = r.attachVideo(video, {
+  media: { id: '101', src: '/api/v1/proxy/plex/stream/101', poster: '/api/v1/display/plex/101' },
+  thumbnailAt: (id, seconds) => `/api/v1/proxy/plex/photo/:/transcode?url=/library/parts/${id}/indexes/sd/${seconds * 1000}`,
+  sessionClock: () => performance.now() / 1000,
+  resume: 'stopped',
+  overlay: document.body,
+  prefetch: { ahead: 6, maxBytes: 1 << 20 },
+});
+handle.load({ id: '102', src: '/api/v1/proxy/plex/stream/102' });
+const state: VideoState = handle.state;
+r.on('fallback', (e: FallbackEvent) => e.frame?.source === 'poster' || e.type === 'exit' || e.mediaId === state);
+const stopToasts: () => void = r.renderToasts();
+stopToasts();
+handle.dispose();
 r.dispose();
 void load();
 void known;
 
+// @ts-expect-error: resume is session or stopped
+r.attachVideo(video, { thumbnailAt: () => '', sessionClock: () => 0, resume: 'start' });
+// @ts-expect-error: sessionClock is required
+r.attachVideo(video, { thumbnailAt: () => '' });
+// @ts-expect-error: a media item needs a src
+handle.load({ id: '103' });
 // @ts-expect-error: unknown event name
 r.on('noticed', () => {});
 // @ts-expect-error: a notice has no `to`

@@ -1,0 +1,767 @@
+//! `attachVideo`: the video watchdog, the cached-thumbnail fallback and the resume.
+//!
+//! The pure session model ([`Playback`]) decides; this module carries its actions
+//! out on the element. Every task of a media item (source checks, reload waits,
+//! prefetches, fallback frames) carries the item's *generation* and gives up when
+//! it changed, so nothing started for one media item can act on the next. No
+//! borrow of the state is held while calling into JS or into the runtime.
+
+mod options;
+mod overlay;
+mod thumbnails;
+
+use std::cell::{RefCell, RefMut};
+use std::rc::{Rc, Weak};
+
+use gloo_events::EventListener;
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
+
+use super::browser::now;
+use super::convert::to_js;
+use super::fetch;
+use super::runtime::Runtime;
+use crate::engine::breaker::BreakerState;
+use crate::engine::classify;
+use crate::engine::config::PlaybackConfig;
+use crate::engine::notify::Signal;
+use crate::engine::playback::{Playback, PlaybackAction, VideoHealth, VideoSample};
+use crate::engine::resilience::Event;
+use crate::engine::value::Value;
+use crate::engine::Millis;
+pub use options::{read_media, Media, Options};
+use overlay::{placeholder, Overlay};
+use thumbnails::{Shared, Source, Thumbnails};
+
+/// How often the element's `currentTime` is sampled.
+const SAMPLE_MS: u32 = 250;
+/// How often the fallback view follows the session clock.
+const FRAME_MS: u32 = 1_000;
+/// The first source reload waits this long; each next one twice as long.
+const RELOAD_DELAY_MS: u32 = 500;
+/// After a failed prefetch, wait this long before prefetching again.
+const PREFETCH_PAUSE_MS: Millis = 10_000;
+/// Trial source checks sent at most while the breaker is half-open.
+const MAX_TRIALS: u32 = 5;
+
+/// What a source check found.
+enum Check {
+    /// The server answered the range request.
+    Ok,
+    /// The service's breaker is open.
+    Open,
+    /// The server failed, or refused the source.
+    Failed,
+    /// Aborted or offline: not the server's fault, nothing to do.
+    Ignored,
+}
+
+/// The fallback session while it lasts.
+struct Fallback {
+    overlay: Option<Overlay>,
+    _ticker: Interval,
+    /// The frame shown: its thumbnail offset and source.
+    shown: Option<(Millis, Source)>,
+    /// The object URL shown (revoked when replaced).
+    url: Option<String>,
+    /// A frame is being looked up.
+    busy: bool,
+}
+
+struct State {
+    media: Option<Media>,
+    service: Option<usize>,
+    playback: Playback,
+    generation: u32,
+    /// The latest source check; results of older ones are ignored.
+    check: u32,
+    /// Aborts the current media's checks and prefetches.
+    requests: Option<AbortController>,
+    reload: Option<Timeout>,
+    /// One-shot listeners of the load under way (seek, play, loaded).
+    loading: Vec<EventListener>,
+    fallback: Option<Fallback>,
+    /// The generation whose prefetch loop is running.
+    prefetching: Option<u32>,
+    prefetch_not_before: Millis,
+    trials: bool,
+    /// The element's `src` as this module last set it.
+    own_src: Option<String>,
+    hook: Option<u32>,
+    sampler: Option<Interval>,
+    listeners: Vec<EventListener>,
+    disposed: bool,
+}
+
+/// One watched video element.
+pub struct Watch {
+    runtime: Rc<Runtime>,
+    video: HtmlVideoElement,
+    thumbnail_at: Function,
+    session_clock: Function,
+    overlay: Option<HtmlElement>,
+    prefetch: options::Prefetch,
+    playback_config: PlaybackConfig,
+    thumbs: Shared,
+    state: RefCell<State>,
+}
+
+fn with(weak: &Weak<Watch>, act: impl FnOnce(&Rc<Watch>)) {
+    if let Some(watch) = weak.upgrade() {
+        act(&watch);
+    }
+}
+
+impl Watch {
+    /// Starts watching `video`, and loads `options.media` if given.
+    pub fn start(runtime: Rc<Runtime>, video: HtmlVideoElement, options: Options) -> Rc<Self> {
+        let mut playback_config = runtime.read(|e, _| e.config().playback.clone()).unwrap_or_default();
+        if let Some(resume) = options.resume {
+            playback_config.resume = resume;
+        }
+        let p = options.prefetch;
+        let thumbs = Thumbnails::new(options.cache_name, runtime.secrets(), p.max_entries, p.max_bytes);
+        let watch = Rc::new(Self {
+            runtime,
+            video,
+            thumbnail_at: options.thumbnail_at,
+            session_clock: options.session_clock,
+            overlay: options.overlay,
+            prefetch: p,
+            thumbs,
+            state: RefCell::new(State {
+                media: None,
+                service: None,
+                playback: Playback::new(&playback_config),
+                generation: 0,
+                check: 0,
+                requests: None,
+                reload: None,
+                loading: Vec::new(),
+                fallback: None,
+                prefetching: None,
+                prefetch_not_before: 0,
+                trials: false,
+                own_src: None,
+                hook: None,
+                sampler: None,
+                listeners: Vec::new(),
+                disposed: false,
+            }),
+            playback_config,
+        });
+        let weak = Rc::downgrade(&watch);
+        let hook = {
+            let weak = weak.clone();
+            watch.runtime.add_hook(Rc::new(move |event: &Event| {
+                if let Event::State { service, to, .. } = event {
+                    with(&weak, |w| w.on_state(service, *to));
+                }
+            }))
+        };
+        let listeners = watch.listen(&weak);
+        let sampler = {
+            let weak = weak.clone();
+            Interval::new(SAMPLE_MS, move || with(&weak, |w| w.sample()))
+        };
+        if let Some(mut st) = watch.st() {
+            st.hook = hook;
+            st.listeners = listeners;
+            st.sampler = Some(sampler);
+        }
+        if let Some(media) = options.media {
+            watch.load(media);
+        }
+        watch
+    }
+
+    fn st(&self) -> Option<RefMut<'_, State>> {
+        self.state.try_borrow_mut().ok()
+    }
+
+    /// The element's events the watchdog follows.
+    fn listen(&self, weak: &Weak<Self>) -> Vec<EventListener> {
+        let on = |name: &'static str, act: fn(&Rc<Self>)| {
+            let weak = weak.clone();
+            EventListener::new(&self.video, name, move |_| with(&weak, act))
+        };
+        vec![
+            on("playing", |w| {
+                let action = w.st().and_then(|mut st| st.playback.on_playing(now()));
+                w.act(action);
+            }),
+            on("error", Self::on_media_error),
+            on("waiting", Self::sample),
+            on("stalled", Self::sample),
+            on("emptied", Self::on_emptied),
+        ]
+    }
+
+    /// The workout clock, seconds (NaN if the caller's function fails).
+    fn session_s(&self) -> f64 {
+        self.session_clock.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or(f64::NAN)
+    }
+
+    /// The caller's URL for `media`'s thumbnail at `offset_ms`.
+    fn thumbnail_url(&self, media: &str, offset_ms: Millis) -> Option<String> {
+        let seconds = JsValue::from_f64(offset_ms as f64 / 1_000.0);
+        self.thumbnail_at.call2(&JsValue::NULL, &media.into(), &seconds).ok()?.as_string()
+    }
+
+    fn generation(&self) -> Option<u32> {
+        self.state.try_borrow().ok().filter(|st| !st.disposed).map(|st| st.generation)
+    }
+
+    fn signal(&self, signal: Signal) {
+        let service = self.state.try_borrow().ok().and_then(|st| st.service);
+        if let Some(service) = service {
+            self.runtime.engine(|e, now| e.playback_signal(now, service, signal));
+        }
+    }
+
+    /// Loads a media item: everything of the previous one stops first.
+    pub fn load(self: &Rc<Self>, media: Media) {
+        let service = self.runtime.read(|e, _| classify::route(e.config(), &media.src).map(|r| r.service)).flatten();
+        self.leave_fallback();
+        let (previous, generation) = {
+            let Some(mut st) = self.st() else { return };
+            if st.disposed {
+                return;
+            }
+            st.generation = st.generation.wrapping_add(1);
+            st.check = st.check.wrapping_add(1);
+            st.reload = None;
+            st.loading.clear();
+            if let Some(requests) = st.requests.take() {
+                requests.abort();
+            }
+            st.requests = AbortController::new().ok();
+            st.prefetching = None;
+            st.prefetch_not_before = 0;
+            st.trials = false;
+            st.playback = Playback::new(&self.playback_config);
+            st.media = Some(media);
+            (std::mem::replace(&mut st.service, service), st.generation)
+        };
+        self.runtime.engine(|e, _| {
+            if let Some(s) = previous {
+                e.watch_video(s, false);
+            }
+            if let Some(s) = service {
+                e.watch_video(s, true);
+            }
+        });
+        self.detach_source();
+        self.check_source(generation, 0.0, self.video.autoplay());
+    }
+
+    /// Stops watching: timers, listeners, requests and the overlay go; the
+    /// element is left as it is.
+    pub fn dispose(&self) {
+        let (hook, service, fallback) = {
+            let Some(mut st) = self.st() else { return };
+            if st.disposed {
+                return;
+            }
+            st.disposed = true;
+            st.sampler = None;
+            st.listeners.clear();
+            st.reload = None;
+            st.loading.clear();
+            if let Some(requests) = st.requests.take() {
+                requests.abort();
+            }
+            (st.hook.take(), st.service.take(), st.fallback.take())
+        };
+        if let Some(fallback) = fallback {
+            self.drop_fallback(fallback);
+        }
+        if let Some(id) = hook {
+            self.runtime.remove_hook(id);
+        }
+        if let Some(s) = service {
+            self.runtime.engine(|e, _| e.watch_video(s, false));
+        }
+    }
+
+    /// The video's health: `healthy`, `stalled`, `fallback` or `resuming`.
+    pub fn health(&self) -> &'static str {
+        match self.state.try_borrow().map(|st| st.playback.health()) {
+            Ok(VideoHealth::Stalled) => "stalled",
+            Ok(VideoHealth::Fallback) => "fallback",
+            Ok(VideoHealth::Resuming) => "resuming",
+            _ => "healthy",
+        }
+    }
+
+    /// The current media item's id.
+    pub fn media_id(&self) -> Option<String> {
+        self.state.try_borrow().ok()?.media.as_ref().map(|m| m.id.clone())
+    }
+
+    /// One poll of the element.
+    fn sample(self: &Rc<Self>) {
+        let v = &self.video;
+        let sample = VideoSample {
+            current_time_s: v.current_time(),
+            paused: v.paused(),
+            ended: v.ended(),
+            seeking: v.seeking(),
+        };
+        let action = self.st().and_then(|mut st| if st.disposed { None } else { st.playback.sample(now(), sample) });
+        self.act(action);
+        self.prefetch();
+    }
+
+    /// A `MediaError`: network and unsupported-source errors count against the
+    /// breaker; a decode error only reloads; an abort is ignored.
+    fn on_media_error(self: &Rc<Self>) {
+        let code = self.video.error().map_or(0, |e| e.code());
+        if !matches!(code, 2..=4) {
+            return;
+        }
+        if code != 3 {
+            self.record_failure();
+        }
+        let action = self.st().and_then(|mut st| st.playback.on_network_error(now()));
+        self.act(action);
+    }
+
+    /// The element was emptied. If the caller set another source itself, watch
+    /// that one from scratch (same media id).
+    fn on_emptied(self: &Rc<Self>) {
+        let src = self.video.src();
+        let foreign = self.st().is_some_and(|st| !src.is_empty() && st.own_src.as_deref() != Some(src.as_str()));
+        let media = self.state.try_borrow().ok().and_then(|st| st.media.clone());
+        if foreign {
+            let media = media.unwrap_or_else(|| Media { id: String::new(), src: String::new(), poster: None });
+            self.load(Media { src, ..media });
+        }
+    }
+
+    fn record_failure(&self) {
+        let service = self.state.try_borrow().ok().and_then(|st| st.service);
+        if let Some(s) = service {
+            self.runtime.engine(|e, now| e.record_video_failure(now, s));
+        }
+    }
+
+    /// A breaker changed state.
+    fn on_state(self: &Rc<Self>, service: &str, to: BreakerState) {
+        let ours = self.state.try_borrow().ok().and_then(|st| st.service);
+        if ours.map(|s| self.runtime.service_name(s)).as_deref() != Some(service) {
+            return;
+        }
+        match to {
+            BreakerState::Open | BreakerState::Isolated => {
+                let action = self.st().and_then(|mut st| st.playback.on_breaker_open(now()));
+                self.act(action);
+            }
+            BreakerState::HalfOpen => self.send_trials(),
+            BreakerState::Closed => {
+                let session = self.session_s();
+                let action = self.st().and_then(|mut st| st.playback.on_breaker_closed(now(), session));
+                if action.is_none() {
+                    // The video was fine: the episode ends with the breaker.
+                    self.signal(Signal::Recovered);
+                }
+                self.act(action);
+            }
+        }
+    }
+
+    /// Carries out what the session model decided.
+    fn act(self: &Rc<Self>, action: Option<PlaybackAction>) {
+        let Some(action) = action else { return };
+        let Some(generation) = self.generation() else { return };
+        match action {
+            PlaybackAction::Stalled => {
+                self.signal(Signal::Slow);
+                self.record_failure();
+                // The breaker may have opened meanwhile, and the video fallen back.
+                let next = self.st().and_then(|mut st| st.playback.on_network_error(now()));
+                self.act(next);
+            }
+            PlaybackAction::ReloadSource { attempt, seek_to_s } => {
+                self.signal(Signal::Retrying);
+                let delay = RELOAD_DELAY_MS.saturating_mul(1 << attempt.saturating_sub(1).min(4));
+                let weak = Rc::downgrade(self);
+                if let Some(mut st) = self.st() {
+                    let play = st.playback.was_playing();
+                    st.reload = Some(Timeout::new(delay, move || {
+                        with(&weak, |w| w.check_source(generation, seek_to_s, play));
+                    }));
+                }
+            }
+            PlaybackAction::EnterFallback => {
+                if let Some(mut st) = self.st() {
+                    st.reload = None;
+                    st.loading.clear();
+                    st.check = st.check.wrapping_add(1);
+                    if let Some(requests) = std::mem::replace(&mut st.requests, AbortController::new().ok()) {
+                        requests.abort();
+                    }
+                }
+                self.detach_source();
+                self.enter_fallback();
+                self.signal(Signal::Fallback);
+            }
+            PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play),
+            PlaybackAction::Recovered => {
+                self.leave_fallback();
+                self.signal(Signal::Recovered);
+            }
+        }
+    }
+
+    /// The request signal of the current media.
+    fn requests(&self) -> Option<AbortSignal> {
+        self.state.try_borrow().ok()?.requests.as_ref().map(AbortController::signal)
+    }
+
+    /// Checks the source with a small range request through the breaker, then
+    /// loads it at `at_s`, playing if `play`.
+    fn check_source(self: &Rc<Self>, generation: u32, at_s: f64, play: bool) {
+        let (src, token) = {
+            let Some(mut st) = self.st() else { return };
+            let Some(src) = st.media.as_ref().map(|m| m.src.clone()) else { return };
+            if st.generation != generation || st.disposed {
+                return;
+            }
+            st.check = st.check.wrapping_add(1);
+            (src, st.check)
+        };
+        let signal = self.requests();
+        let weak = Rc::downgrade(self);
+        let runtime = self.runtime.clone();
+        spawn_local(async move {
+            let result = check(runtime, &src, signal).await;
+            let Some(w) = weak.upgrade() else { return };
+            let current = w.state.try_borrow().is_ok_and(|st| st.generation == generation && st.check == token);
+            if !current {
+                return;
+            }
+            let action = match result {
+                Check::Ok => return w.set_source(&src, at_s, play),
+                Check::Open => w.st().and_then(|mut st| st.playback.on_breaker_open(now())),
+                Check::Failed => w.st().and_then(|mut st| st.playback.on_network_error(now())),
+                Check::Ignored => None,
+            };
+            w.act(action);
+        });
+    }
+
+    /// Sets the element's source; once its metadata is in, seeks to `at_s` and
+    /// plays if `play`; once it can play, tells the session model.
+    fn set_source(self: &Rc<Self>, src: &str, at_s: f64, play: bool) {
+        let weak = Rc::downgrade(self);
+        let seek = EventListener::once(&self.video, "loadedmetadata", move |_| {
+            with(&weak, |w| {
+                let duration = w.video.duration();
+                let at = match (duration.is_finite() && duration > 0.0, w.video.loop_()) {
+                    (true, true) => at_s % duration,
+                    (true, false) => at_s.min(duration - 0.25),
+                    (false, _) => at_s,
+                };
+                if at > 0.0 {
+                    w.video.set_current_time(at);
+                }
+                if play {
+                    if let Ok(promise) = w.video.play() {
+                        // A refused autoplay is the page's business; never an unhandled rejection.
+                        spawn_local(async move {
+                            let _ = JsFuture::from(promise).await;
+                        });
+                    }
+                }
+            });
+        });
+        let weak = Rc::downgrade(self);
+        let loaded = EventListener::once(&self.video, "canplay", move |_| {
+            with(&weak, |w| {
+                let action = w.st().and_then(|mut st| st.playback.on_loaded(now()));
+                w.act(action);
+            });
+        });
+        if let Some(mut st) = self.st() {
+            st.loading = vec![seek, loaded];
+        }
+        self.video.set_src(src);
+        let own = self.video.src();
+        if let Some(mut st) = self.st() {
+            st.own_src = Some(own);
+        }
+    }
+
+    /// Takes the source away so the element stops asking the server.
+    fn detach_source(&self) {
+        if self.video.get_attribute("src").is_none() {
+            return;
+        }
+        if let Some(mut st) = self.st() {
+            st.own_src = None;
+        }
+        let _ = self.video.remove_attribute("src");
+        self.video.load();
+    }
+
+    /// Breaker half-open: send trial source checks while the video waits for it.
+    fn send_trials(self: &Rc<Self>) {
+        let go = self.st().is_some_and(|mut st| {
+            let waiting = matches!(st.playback.health(), VideoHealth::Fallback | VideoHealth::Stalled);
+            let go = waiting && !st.trials && st.media.is_some();
+            st.trials |= go;
+            go
+        });
+        if !go {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            for _ in 0..MAX_TRIALS {
+                let Some((runtime, src, service, signal)) = weak.upgrade().and_then(|w| {
+                    let st = w.state.try_borrow().ok()?;
+                    let src = st.media.as_ref()?.src.clone();
+                    Some((w.runtime.clone(), src, st.service?, st.requests.as_ref().map(AbortController::signal)))
+                }) else {
+                    return;
+                };
+                if runtime.read(|e, _| e.state(service)).flatten() != Some(BreakerState::HalfOpen) {
+                    break;
+                }
+                if !matches!(check(runtime, &src, signal).await, Check::Ok) {
+                    break;
+                }
+            }
+            with(&weak, |w| {
+                if let Some(mut st) = w.st() {
+                    st.trials = false;
+                }
+            });
+        });
+    }
+
+    /// Shows the fallback (once) and its first frame.
+    fn enter_fallback(self: &Rc<Self>) {
+        {
+            let Some(mut st) = self.st() else { return };
+            if st.fallback.is_some() || st.disposed {
+                return;
+            }
+            let weak = Rc::downgrade(self);
+            let ticker = Interval::new(FRAME_MS, move || with(&weak, |w| w.show_frame()));
+            let overlay = self.overlay.as_ref().and_then(Overlay::show);
+            st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false });
+        }
+        self.emit("enter", None);
+        self.show_frame();
+    }
+
+    /// Hides the fallback, if shown.
+    fn leave_fallback(&self) {
+        let fallback = self.st().and_then(|mut st| st.fallback.take());
+        if let Some(fallback) = fallback {
+            self.drop_fallback(fallback);
+        }
+    }
+
+    fn drop_fallback(&self, fallback: Fallback) {
+        if let Some(url) = &fallback.url {
+            let _ = Url::revoke_object_url(url);
+        }
+        drop(fallback);
+        self.emit("exit", None);
+    }
+
+    /// Follows the session clock: the frame for the session time, from the cache.
+    fn show_frame(self: &Rc<Self>) {
+        let session = self.session_s();
+        let Some((generation, media, offset)) = self.st().and_then(|mut st| {
+            let offset = st.playback.thumbnail_offset_ms(session);
+            let (generation, media) = (st.generation, st.media.as_ref().map(|m| m.id.clone()).unwrap_or_default());
+            let fallback = st.fallback.as_mut()?;
+            if let Some(overlay) = &fallback.overlay {
+                overlay.set_time(session);
+            }
+            let unchanged = fallback.shown.is_some_and(|(o, s)| o == offset && s != Source::Placeholder);
+            if fallback.busy || unchanged {
+                return None;
+            }
+            fallback.busy = true;
+            Some((generation, media, offset))
+        }) else {
+            return;
+        };
+        let exact = self.thumbnail_url(&media, offset);
+        let weak = Rc::downgrade(self);
+        let thumbs = self.thumbs.clone();
+        spawn_local(async move {
+            let found = thumbnails::find(&thumbs, &media, offset, exact.as_deref()).await;
+            let (blob, source) = match found {
+                Some(found) => Some(found),
+                None => placeholder(session).map(|b| (b, Source::Placeholder)),
+            }
+            .unzip();
+            let url = blob.and_then(|b| Url::create_object_url_with_blob(&b).ok());
+            let Some(w) = weak.upgrade() else { return };
+            let shown = w.st().and_then(|mut st| {
+                let current = st.generation == generation;
+                let fallback = st.fallback.as_mut()?;
+                fallback.busy = false;
+                let (url, source) = (url.clone()?, source?);
+                if !current {
+                    return None;
+                }
+                if let Some(overlay) = &fallback.overlay {
+                    overlay.set_frame(&url, source.as_str());
+                }
+                fallback.shown = Some((offset, source));
+                Some((fallback.url.replace(url.clone()), url, source))
+            });
+            match shown {
+                Some((old, url, source)) => {
+                    if let Some(old) = old {
+                        let _ = Url::revoke_object_url(&old);
+                    }
+                    w.emit("frame", Some((&url, source, offset)));
+                }
+                None => {
+                    if let Some(url) = url {
+                        let _ = Url::revoke_object_url(&url);
+                    }
+                }
+            }
+        });
+    }
+
+    /// A `fallback` event: `enter`, `frame` (with the frame) or `exit`.
+    fn emit(&self, kind: &str, frame: Option<(&str, Source, Millis)>) {
+        let media = self.media_id().map_or(Value::Null, Value::String);
+        let frame = frame.map_or(Value::Null, |(url, source, offset)| {
+            Value::Object(vec![
+                ("url".into(), url.into()),
+                ("source".into(), source.as_str().into()),
+                ("offsetMs".into(), offset.into()),
+            ])
+        });
+        let session = self.session_s();
+        let event = Value::Object(vec![
+            ("type".into(), kind.into()),
+            ("mediaId".into(), media),
+            ("sessionSeconds".into(), Value::Number(if session.is_finite() { session } else { 0.0 })),
+            ("frame".into(), frame),
+        ]);
+        self.runtime.emit("fallback", &to_js(&event));
+    }
+
+    /// While the video is healthy, fetches the session's next thumbnails (and the
+    /// poster) into the cache, one at a time.
+    fn prefetch(self: &Rc<Self>) {
+        let start = {
+            let Some(st) = self.state.try_borrow().ok() else { return };
+            let healthy = st.playback.health() == VideoHealth::Healthy && st.fallback.is_none();
+            if st.disposed || !healthy || st.prefetching.is_some() || now() < st.prefetch_not_before {
+                return;
+            }
+            let closed = st
+                .service
+                .map_or(true, |s| self.runtime.read(|e, _| e.state(s)).flatten() == Some(BreakerState::Closed));
+            closed && st.media.is_some()
+        };
+        if !start || self.next_prefetch().is_none() {
+            return;
+        }
+        let Some(generation) = self.generation() else { return };
+        if let Some(mut st) = self.st() {
+            st.prefetching = Some(generation);
+        }
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let mut failed = false;
+            while let Some(w) = weak.upgrade() {
+                if w.generation() != Some(generation) {
+                    return;
+                }
+                let Some((media, offset, url)) = w.next_prefetch() else { break };
+                let (runtime, thumbs, signal) = (w.runtime.clone(), w.thumbs.clone(), w.requests());
+                drop(w);
+                let init = Object::new();
+                if let Some(signal) = signal {
+                    let _ = Reflect::set(&init, &"signal".into(), &signal);
+                }
+                let kept = match fetch::run(runtime, url.as_str().into(), init.into()).await {
+                    Ok(response) => {
+                        let response: Response = response.unchecked_into();
+                        thumbnails::keep(&thumbs, &media, offset, &url, &response).await
+                    }
+                    Err(_) => false,
+                };
+                if !kept {
+                    failed = true;
+                    break;
+                }
+            }
+            with(&weak, |w| {
+                if let Some(mut st) = w.st() {
+                    if st.prefetching == Some(generation) {
+                        st.prefetching = None;
+                        if failed {
+                            st.prefetch_not_before = now().saturating_add(PREFETCH_PAUSE_MS);
+                        }
+                    }
+                }
+            });
+        });
+    }
+
+    /// The next image to prefetch: the poster, then the session's thumbnails ahead.
+    fn next_prefetch(&self) -> Option<(String, Option<Millis>, String)> {
+        let session = self.session_s();
+        let (media, poster, start, step) = {
+            let st = self.state.try_borrow().ok()?;
+            let media = st.media.as_ref()?;
+            let start = st.playback.thumbnail_offset_ms(session);
+            (media.id.clone(), media.poster.clone(), start, st.playback.thumbnail_step_ms())
+        };
+        let has = |offset| self.thumbs.try_borrow().map_or(true, |t| t.has(&media, offset));
+        if let Some(poster) = poster.filter(|_| !has(None)) {
+            return Some((media, None, poster));
+        }
+        let offset = (0..u64::from(self.prefetch.ahead))
+            .map(|i| start.saturating_add(i.saturating_mul(step)))
+            .find(|offset| !has(Some(*offset)))?;
+        let url = self.thumbnail_url(&media, offset)?;
+        Some((media, Some(offset), url))
+    }
+}
+
+/// A small range request for `src` through the breaker (video class timeout).
+async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> Check {
+    let init = Object::new();
+    if let Ok(headers) = Headers::new() {
+        let _ = headers.set("Range", "bytes=0-1");
+        let _ = Reflect::set(&init, &"headers".into(), &headers);
+    }
+    let _ = Reflect::set(&init, &"cache".into(), &"no-store".into());
+    if let Some(signal) = signal {
+        let _ = Reflect::set(&init, &"signal".into(), &signal);
+    }
+    match fetch::run(runtime, src.into(), init.into()).await {
+        Ok(response) => {
+            let ok = response.dyn_ref::<Response>().is_some_and(Response::ok);
+            if ok {
+                Check::Ok
+            } else {
+                Check::Failed
+            }
+        }
+        Err(error) => match Reflect::get(&error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() {
+            Some("BREAKER_OPEN") => Check::Open,
+            Some("ABORTED" | "OFFLINE") => Check::Ignored,
+            _ => Check::Failed,
+        },
+    }
+}

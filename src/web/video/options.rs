@@ -1,0 +1,141 @@
+//! `attachVideo`'s options and media items, read from JS with clear errors.
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::HtmlElement;
+
+use crate::engine::config::ResumeAt;
+
+/// One item of the queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Media {
+    /// Passed to `thumbnailAt`.
+    pub id: String,
+    /// The video URL.
+    pub src: String,
+    /// Shown when no thumbnail is cached.
+    pub poster: Option<String>,
+}
+
+/// How many thumbnails to keep cached.
+#[derive(Clone, Copy, Debug)]
+pub struct Prefetch {
+    /// Thumbnails fetched ahead of the session time.
+    pub ahead: u32,
+    /// Most thumbnails kept (oldest evicted first).
+    pub max_entries: u32,
+    /// Most bytes kept.
+    pub max_bytes: u32,
+}
+
+impl Default for Prefetch {
+    fn default() -> Self {
+        Self { ahead: 12, max_entries: 60, max_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// What the caller gave `attachVideo`.
+pub struct Options {
+    pub media: Option<Media>,
+    pub thumbnail_at: Function,
+    pub session_clock: Function,
+    pub resume: Option<ResumeAt>,
+    pub overlay: Option<HtmlElement>,
+    pub prefetch: Prefetch,
+    pub cache_name: String,
+}
+
+/// Cache Storage name used unless `cacheName` says otherwise.
+pub const DEFAULT_CACHE_NAME: &str = "player-resilience-thumbnails";
+
+/// A `TypeError` with `code: "CONFIG"`, `field` and `rule`, like a config error.
+fn invalid(field: &str, rule: &str) -> JsValue {
+    let error = js_sys::TypeError::new(&format!("{field} {rule}"));
+    for (key, value) in [("code", "CONFIG"), ("field", field), ("rule", rule)] {
+        let _ = Reflect::set(&error, &key.into(), &value.into());
+    }
+    error.into()
+}
+
+fn field(object: &JsValue, name: &str) -> Option<JsValue> {
+    Reflect::get(object, &name.into()).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn function(object: &JsValue, name: &str) -> Result<Function, JsValue> {
+    field(object, name)
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| invalid(&format!("options.{name}"), "must be a function"))
+}
+
+fn string(object: &JsValue, path: &str, name: &str, required: bool) -> Result<Option<String>, JsValue> {
+    match field(object, name) {
+        None if !required => Ok(None),
+        value => match value.and_then(|v| v.as_string()).filter(|s| !s.is_empty()) {
+            Some(s) => Ok(Some(s)),
+            None => Err(invalid(&format!("{path}.{name}"), "must be a non-empty string")),
+        },
+    }
+}
+
+fn whole(object: &JsValue, path: &str, name: &str, min: u32, max: u32, into: &mut u32) -> Result<(), JsValue> {
+    let Some(value) = field(object, name) else { return Ok(()) };
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= f64::from(min) && n <= f64::from(max) => {
+            *into = n as u32;
+            Ok(())
+        }
+        _ => Err(invalid(&format!("{path}.{name}"), &format!("must be a whole number between {min} and {max}"))),
+    }
+}
+
+/// Reads a media item `{ id, src, poster? }`; `path` names it in errors.
+pub fn read_media(value: &JsValue, path: &str) -> Result<Media, JsValue> {
+    if !value.is_object() {
+        return Err(invalid(path, "must be an object { id, src, poster? }"));
+    }
+    let id = string(value, path, "id", true)?.unwrap_or_default();
+    let src = string(value, path, "src", true)?.unwrap_or_default();
+    let poster = string(value, path, "poster", false)?;
+    Ok(Media { id, src, poster })
+}
+
+impl Options {
+    /// Reads and checks the options object.
+    pub fn read(options: &JsValue) -> Result<Self, JsValue> {
+        if !options.is_object() {
+            return Err(invalid("options", "must be an object"));
+        }
+        let media = field(options, "media").map(|m| read_media(&m, "options.media")).transpose()?;
+        let resume = match field(options, "resume") {
+            None => None,
+            Some(v) => Some(
+                v.as_string()
+                    .as_deref()
+                    .and_then(ResumeAt::parse)
+                    .ok_or_else(|| invalid("options.resume", "must be one of session, stopped"))?,
+            ),
+        };
+        let overlay = match field(options, "overlay") {
+            None => None,
+            Some(v) => Some(v.dyn_into::<HtmlElement>().map_err(|_| invalid("options.overlay", "must be an element"))?),
+        };
+        let mut prefetch = Prefetch::default();
+        if let Some(p) = field(options, "prefetch") {
+            whole(&p, "options.prefetch", "ahead", 0, 360, &mut prefetch.ahead)?;
+            whole(&p, "options.prefetch", "maxEntries", 1, 1_000, &mut prefetch.max_entries)?;
+            whole(&p, "options.prefetch", "maxBytes", 0, 64 * 1024 * 1024, &mut prefetch.max_bytes)?;
+            if prefetch.ahead > prefetch.max_entries {
+                return Err(invalid("options.prefetch.ahead", "must not exceed options.prefetch.maxEntries"));
+            }
+        }
+        Ok(Self {
+            media,
+            thumbnail_at: function(options, "thumbnailAt")?,
+            session_clock: function(options, "sessionClock")?,
+            resume,
+            overlay,
+            prefetch,
+            cache_name: string(options, "options", "cacheName", false)?.unwrap_or_else(|| DEFAULT_CACHE_NAME.into()),
+        })
+    }
+}
