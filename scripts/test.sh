@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set-up, the engine's native tests (unit, scenario, property), lints,
-# the fault server's own tests, the package build, its types and size, then the
-# browser tests in headless Chromium against a fault server started here and
+# the fault server's own tests, the package build, its types and size, the package
+# and end-to-end tests (the demo page), then the browser tests in headless Chromium against a fault server started here and
 # stopped on exit, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,9 @@ bash scripts/size.sh
 echo "[test] the built package in headless Chromium"
 node --test tests/package/ 2>&1 | tee "$logs/package"
 
+echo "[test] end-to-end: the demo page in headless Chromium (screenshots and timings in test-output/)"
+node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$logs/e2e"
+
 echo "[test] browser tests (headless Chromium)"
 node www/fault-server.mjs --port 0 >"$logs/server.out" &
 server_pid=$!
@@ -54,4 +57,4 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
 node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); fault server $(node_sum "$logs/server")"
+echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"

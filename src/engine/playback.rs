@@ -9,7 +9,8 @@
 //! - **Stall.** `currentTime` advancing less than [`MIN_PROGRESS_S`] for
 //!   `stall_ms` while not paused, ended or seeking. A pause, an end or a seek (the
 //!   `seeking` flag, or `currentTime` jumping backwards or further than playback could
-//!   have gone) restarts the watch instead. `Stalled` is returned once per stall; a
+//!   have gone) restarts the watch instead. A seek still waiting for data after
+//!   [`SEEK_GRACE`] stall times is watched like playback (a seek into a dead server). `Stalled` is returned once per stall; a
 //!   source reload re-arms it, so a reload that does not help is reported again.
 //! - **Trouble.** When trouble begins (stall, media error, breaker open), whether the
 //!   video was playing is frozen: a video the user had paused resumes paused.
@@ -26,6 +27,8 @@ pub const MIN_PROGRESS_S: f64 = 0.01;
 const MAX_RATE: f64 = 4.0;
 /// Slack (seconds) added to the expected progress before a forward move is a seek.
 const JUMP_SLACK_S: f64 = 1.0;
+/// A seek may wait this many stall times for data before its wait counts as a stall.
+const SEEK_GRACE: Millis = 4;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,8 @@ pub struct Playback {
     playing: bool,
     /// `playing`, frozen when trouble began.
     was_playing: bool,
+    /// Since when the element has reported `seeking`.
+    seeking_since: Option<Millis>,
     reloads: u32,
 }
 
@@ -119,6 +124,7 @@ impl Playback {
             stopped_at_s: 0.0,
             playing: false,
             was_playing: false,
+            seeking_since: None,
             reloads: 0,
         }
     }
@@ -168,6 +174,14 @@ impl Playback {
         let previous = self.last;
         if let Some(t) = time {
             self.last = Some((t, now));
+        }
+        if s.seeking && !s.paused && !s.ended {
+            let since = *self.seeking_since.get_or_insert(now);
+            if now.saturating_sub(since) >= self.stall_ms.saturating_mul(SEEK_GRACE) {
+                return self.check_stall(now);
+            }
+        } else {
+            self.seeking_since = None;
         }
         if s.paused || s.ended || s.seeking {
             self.rewatch(now);
@@ -500,6 +514,18 @@ mod tests {
         assert_eq!(p.on_breaker_open(20_000), Some(PlaybackAction::EnterFallback));
         // then the video is restored but not played.
         assert_eq!(p.on_breaker_closed(80_000, 80.0), Some(PlaybackAction::Resume { at_s: 80.0, play: false }));
+    }
+
+    #[test]
+    fn a_seek_that_never_gets_its_data_is_a_stall() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let seeking = VideoSample { seeking: true, ..playing(100.0) };
+        // Within the grace (4 x 1.2 s) a seek is not a stall,
+        assert!(hold(&mut p, 10_250, 14_999, seeking).is_empty());
+        // past it, the wait is watched like playback.
+        let stalls = hold(&mut p, 15_000, 17_000, seeking);
+        assert_eq!(stalls.len(), 1);
+        assert!(matches!(stalls.first(), Some((at, PlaybackAction::Stalled)) if (15_000..=16_500).contains(at)));
     }
 
     #[test]

@@ -194,6 +194,11 @@ impl Watch {
                 w.act(action);
             }),
             on("error", Self::on_media_error),
+            // Pauses and seeks are sampled at once, so trouble right after one
+            // knows whether the video was playing.
+            on("pause", Self::sample),
+            on("play", Self::sample),
+            on("seeking", Self::sample),
             on("waiting", Self::sample),
             on("stalled", Self::sample),
             on("emptied", Self::on_emptied),
@@ -490,6 +495,10 @@ impl Watch {
             st.loading = vec![seek, loaded];
         }
         self.video.set_src(src);
+        if !play {
+            // Also stops an `autoplay` attribute from playing a video the user paused.
+            let _ = self.video.pause();
+        }
         let own = self.video.src();
         if let Some(mut st) = self.st() {
             st.own_src = Some(own);

@@ -1,0 +1,338 @@
+// End-to-end tests: the demo page (www/demo/) in headless Chromium (playwright-core
+// with Debian's chromium), against the demo server's fault routes on the same
+// origin. Each test has its own fault session and browser context.
+//
+// Time: the server paces the clip with a short lead so an outage stalls the video
+// within a few seconds, and the config shortens probes and thumbnail steps. Waits
+// are polls with deadlines, never fixed sleeps that make a test pass.
+//
+// Timings of the incident scenario and screenshots go to test-output/ (not committed).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startDemoServer } from '../../www/demo-server.mjs';
+
+const OUT = new URL('../../test-output/', import.meta.url);
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+// Fast enough for tests, same policy shape as the defaults: probes every 0.5-1 s,
+// a breaker that rests 1-4 s after a failed trial, a thumbnail every 2 s.
+const config = (session) => ({
+  probe: { initialDelayMs: 500, maxDelayMs: 1000, successThreshold: 1, jitter: false },
+  playback: { thumbnailStepMs: 2000 },
+  persistence: { enabled: false },
+  services: [
+    {
+      name: 'plex',
+      match: ['/api/v1/proxy/plex/', '/api/v1/display/plex/'],
+      probeUrl: `/s/${session}/api/v1/proxy/plex/identity`,
+      breaker: { failureThreshold: 3, openMs: 1000, maxOpenMs: 4000, successThreshold: 2 },
+    },
+    { name: 'api', match: ['/api/v1/'] },
+  ],
+});
+
+let server;
+let base; // the server's origin, no trailing slash
+let browser;
+
+before(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  server = await startDemoServer({ port: 0 });
+  base = server.url.replace(/\/$/, '');
+  const executablePath = process.env.CHROMIUM ?? execFileSync('sh', ['-c', 'command -v chromium']).toString().trim();
+  browser = await chromium.launch({ executablePath, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+let sessions = 0;
+
+/** A fresh page on the demo with its own fault session. */
+async function openDemo(t, { query = '' } = {}) {
+  const session = `e2e-${process.pid}-${++sessions}`;
+  const control = (action, params = {}) => {
+    const q = new URLSearchParams({ session, ...params });
+    return fetch(`${base}/__fault/${action}?${q}`).then((r) => r.json());
+  };
+  await control('reset');
+  // A short lead: the browser never holds more than ~1.5 s of video ahead.
+  await control('pace', { leadMs: '1500' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  await context.addInitScript(trackTimers);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  t.after(() => assert.deepEqual(errors, [], 'no uncaught errors in the page'));
+  const url = `${base}/?session=${session}&config=${encodeURIComponent(JSON.stringify(config(session)))}${query}`;
+  await page.goto(url);
+  await page.waitForFunction(() => window.demo?.video, null, { timeout: 10_000 });
+  return { page, session, control };
+}
+
+/** Runs in the page before its scripts: counts live intervals and timeouts. */
+function trackTimers() {
+  const live = { intervals: new Set(), timeouts: new Set() };
+  const { setInterval: si, clearInterval: ci, setTimeout: st, clearTimeout: ct } = window;
+  window.setInterval = (...a) => {
+    const id = si(...a);
+    live.intervals.add(id);
+    return id;
+  };
+  window.clearInterval = (id) => {
+    live.intervals.delete(id);
+    ci(id);
+  };
+  window.setTimeout = (f, ...a) => {
+    const id = st((...x) => {
+      live.timeouts.delete(id);
+      typeof f === 'function' ? f(...x) : undefined;
+    }, ...a);
+    live.timeouts.add(id);
+    return id;
+  };
+  window.clearTimeout = (id) => {
+    live.timeouts.delete(id);
+    ct(id);
+  };
+  window.__timers = live;
+}
+
+const now = (page) => page.evaluate(() => performance.now());
+const videoState = (page) =>
+  page.evaluate(() => {
+    const v = document.querySelector('#video');
+    return { t: v.currentTime, paused: v.paused, state: window.demo.video.state, clock: window.demo.clock() };
+  });
+
+/** The demo's recorded events of `name` since `since` (page ms). */
+const eventsOf = (page, name, since = 0) =>
+  page.evaluate(([name, since]) => window.demo.events.filter((e) => e.name === name && e.t >= since), [name, since]);
+
+/** Polls `probe` until it returns something truthy; fails with `what` after `ms`. */
+async function until(what, probe, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The video has played at least `seconds` and thumbnails ahead are cached. */
+async function playingWithCache(page, control, seconds = 2) {
+  await until('the video to play', async () => (await videoState(page)).t >= seconds);
+  await until('thumbnails to be cached', async () => (await control('counts')).thumbnail >= 6);
+  await until('the prefetch to settle', () =>
+    page.evaluate(async () => (await (await caches.open('player-resilience-thumbnails')).keys()).length >= 7),
+  );
+}
+
+const PLEX_ROUTES = ['video', 'transcode', 'thumbnail', 'poster'];
+
+test('incident: hang, then 504s, then recovery', async (t) => {
+  const { page, control } = await openDemo(t);
+  await playingWithCache(page, control);
+
+  // When the video last advanced (timeupdate fires every ~250 ms while it plays).
+  await page.evaluate(() => {
+    const v = document.querySelector('#video');
+    let last = v.currentTime;
+    v.addEventListener('timeupdate', () => {
+      if (v.currentTime > last) window.__advancedAt = performance.now();
+      last = v.currentTime;
+    });
+  });
+
+  // The server hangs. The video plays on what it holds, then stalls.
+  const hangAt = await now(page);
+  await page.click('#fault-hang');
+  const notice = await until('a first notice', async () => (await eventsOf(page, 'notice', hangAt))[0]);
+  const enter = await until('the fallback', async () =>
+    (await eventsOf(page, 'fallback', hangAt)).find((e) => e.event.type === 'enter'),
+  );
+  const stalledAt = await page.evaluate(() => window.__advancedAt);
+  const softDeadlineMs = 3000;
+  // The first notice comes from whichever request hangs first: a fetch (its soft
+  // deadline) or the video (the stall).
+  assert.ok(notice.t - stalledAt <= softDeadlineMs, `a notice within the soft deadline of the stall`);
+  assert.ok(enter.t - stalledAt <= 8000, `the fallback within a few seconds of the stall`);
+  // The overlay shows cached thumbnails, advancing with the workout clock.
+  const frames = await until('two cached frames', async () => {
+    const f = (await eventsOf(page, 'fallback', enter.t)).filter((e) => e.event.type === 'frame');
+    const offsets = new Set(f.filter((e) => e.event.frame.source === 'cache').map((e) => e.event.frame.offsetMs));
+    return offsets.size >= 2 && f;
+  });
+  assert.ok(
+    await page.isVisible('#overlay .pr-fallback-frame'),
+    'the built-in overlay shows the frame',
+  );
+  assert.ok(
+    await page.evaluate(() => document.querySelector('#overlay .pr-fallback-frame').naturalWidth > 0),
+    'the frame is an image that loaded',
+  );
+  // The workout clock never stops.
+  const clockTexts = [];
+  for (let i = 0; i < 3; i++) {
+    clockTexts.push(await page.textContent('#clock'));
+    await page.waitForTimeout(1100);
+  }
+  assert.equal(new Set(clockTexts).size, 3, `the clock advanced: ${clockTexts}`);
+  await page.screenshot({ path: new URL('fallback.png', OUT).pathname });
+
+  // The breaker is open: only probes reach the server, also once it answers 504s.
+  await until('the plex breaker to open', async () =>
+    (await eventsOf(page, 'state', hangAt)).some((e) => e.event.service === 'plex' && e.event.to === 'open'),
+  );
+  await page.click('#fault-504');
+  await page.waitForTimeout(300); // requests sent before the switch land first
+  const before = await control('counts');
+  await until('two probes', async () => (await control('counts')).identity >= before.identity + 2, 20_000);
+  const during = await control('counts');
+  const plex = await page.evaluate(() => window.demo.r.snapshot().services.find((s) => s.name === 'plex'));
+  assert.equal(plex.breaker.state, 'open', 'still open: the probes see 504s');
+  for (const route of PLEX_ROUTES) assert.equal(during[route], before[route], `no ${route} request while open`);
+
+  // The server is back: the video resumes at the workout's time.
+  const healthyAt = await now(page);
+  await page.click('#fault-healthy');
+  const restored = await until('"Video is back."', async () =>
+    (await eventsOf(page, 'notice', healthyAt)).find((e) => e.event.key === 'restored'),
+  );
+  assert.equal(restored.event.text, 'Video is back.');
+  await until('the video to play again', async () => {
+    const a = await videoState(page);
+    await page.waitForTimeout(400);
+    const b = await videoState(page);
+    return b.t > a.t && !b.paused && b.state === 'healthy';
+  });
+  const back = await videoState(page);
+  assert.ok(Math.abs(back.t - (back.clock % 120)) < 4, `resumed at the session time: video ${back.t}, clock ${back.clock}`);
+  assert.equal(await page.isVisible('#overlay .pr-fallback'), false, 'the overlay is gone');
+  await page.screenshot({ path: new URL('recovered.png', OUT).pathname });
+
+  const timings = {
+    'first notice, after the hang': Math.round(notice.t - hangAt),
+    'video stalled, after the hang': Math.round(stalledAt - hangAt),
+    'first notice, after the stall': Math.round(notice.t - stalledAt),
+    'first notice': notice.event.key,
+    'fallback shown, after the stall': Math.round(enter.t - stalledAt),
+    'first cached frame, after the stall': Math.round(frames.find((e) => e.event.frame.source === 'cache').t - stalledAt),
+    'video back, after the server': Math.round(restored.t - healthyAt),
+  };
+  fs.writeFileSync(new URL('incident-timings.json', OUT), JSON.stringify(timings, null, 2) + '\n');
+  t.diagnostic(`incident timings: ${JSON.stringify(timings)}`);
+});
+
+test('a paused video stays paused through an outage', async (t) => {
+  const { page, control } = await openDemo(t);
+  await playingWithCache(page, control);
+  await page.evaluate(() => document.querySelector('#video').pause());
+  const pausedAt = (await videoState(page)).t;
+  const downAt = await now(page);
+  await page.click('#fault-down');
+  // The player's own requests find the server down; the breaker opens.
+  await page.evaluate(() =>
+    Promise.allSettled([1, 2, 3].map((i) => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/10${i}`))),
+  );
+  await until('the fallback', async () =>
+    (await eventsOf(page, 'fallback', downAt)).some((e) => e.event.type === 'enter'),
+  );
+  const healthyAt = await now(page);
+  await page.click('#fault-healthy');
+  await until('"Video is back."', async () =>
+    (await eventsOf(page, 'notice', healthyAt)).some((e) => e.event.key === 'restored'),
+  );
+  await page.waitForTimeout(1000); // a wrongly resumed video would be playing by now
+  const after = await videoState(page);
+  assert.equal(after.paused, true, 'still paused');
+  assert.equal(after.state, 'healthy');
+  assert.ok(after.t > pausedAt, `restored at the session time (${after.t} s, paused at ${pausedAt} s)`);
+});
+
+test('switching media mid-outage leaves no stale timers', async (t) => {
+  const { page, control } = await openDemo(t);
+  await playingWithCache(page, control);
+  const baseline = await page.evaluate(() => window.__timers.intervals.size);
+  const hangAt = await now(page);
+  await page.click('#fault-down');
+  await page.evaluate(() =>
+    Promise.allSettled([1, 2, 3].map(() => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/101`))),
+  );
+  await until('the fallback for 101', async () =>
+    (await eventsOf(page, 'fallback', hangAt)).some((e) => e.event.type === 'enter' && e.event.mediaId === '101'),
+  );
+  const inFallback = await page.evaluate(() => window.__timers.intervals.size);
+  assert.equal(inFallback, baseline + 1, 'the fallback adds one ticker');
+
+  const switchAt = await now(page);
+  await page.click('#next');
+  await until('the fallback for 102', async () =>
+    (await eventsOf(page, 'fallback', switchAt)).some((e) => e.event.type === 'enter' && e.event.mediaId === '102'),
+  );
+  await page.waitForTimeout(2500); // long enough for a stale 101 ticker to show itself
+  const late = (await eventsOf(page, 'fallback', switchAt)).filter(
+    (e) => e.event.mediaId === '101' && e.event.type !== 'exit',
+  );
+  assert.deepEqual(late, [], 'nothing of 101 acts after the switch');
+  assert.equal(await page.evaluate(() => window.__timers.intervals.size), baseline + 1, 'the old ticker is gone');
+
+  const healthyAt = await now(page);
+  await page.click('#fault-healthy');
+  await until('102 playing', async () => {
+    const e = await eventsOf(page, 'fallback', healthyAt);
+    const s = await videoState(page);
+    return e.some((x) => x.event.type === 'exit') && s.state === 'healthy' && !s.paused;
+  });
+  assert.match(await page.evaluate(() => document.querySelector('#video').src), /\/stream\/102$/);
+  assert.equal(await page.evaluate(() => window.__timers.intervals.size), baseline, 'back to the baseline');
+  assert.equal(await page.evaluate(() => window.demo.video.mediaId), '102');
+});
+
+test('thumbnails come from the cache while the server is down', async (t) => {
+  const { page, control } = await openDemo(t);
+  await playingWithCache(page, control);
+  const downAt = await now(page);
+  await page.click('#fault-down');
+  await page.evaluate(() =>
+    Promise.allSettled([1, 2, 3].map(() => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/101`))),
+  );
+  await until('the plex breaker to open', async () =>
+    (await eventsOf(page, 'state', downAt)).some((e) => e.event.service === 'plex' && e.event.to === 'open'),
+  );
+  await page.waitForTimeout(300); // requests sent before it opened land first
+  const cached = await control('counts');
+  const frames = await until('three frames', async () => {
+    const f = (await eventsOf(page, 'fallback', downAt)).filter((e) => e.event.type === 'frame');
+    return f.length >= 3 && f;
+  });
+  for (const f of frames) {
+    assert.equal(f.event.frame.source, 'cache', `frame at ${f.event.frame.offsetMs} ms from the cache`);
+    assert.match(f.event.frame.url, /^blob:/);
+  }
+  const down = await control('counts');
+  assert.equal(down.thumbnail, cached.thumbnail, 'no thumbnail request reached the server while open');
+  // Cache keys hold no secret.
+  const keys = await page.evaluate(async () =>
+    (await (await caches.open('player-resilience-thumbnails')).keys()).map((r) => r.url),
+  );
+  assert.ok(keys.length > 0);
+  for (const key of keys) assert.doesNotMatch(key, /X-Plex-Token=(?!REDACTED)/i);
+});
