@@ -64,7 +64,7 @@ function inPage(session, body) {
 
 test('the entry exports the API and initialises itself', async () => {
   const names = await inPage('pkg', 'return Object.keys(api).sort();');
-  assert.deepEqual(names, ['Resilience', 'createResilience', 'validateConfig']);
+  assert.deepEqual(names, ['Resilience', 'VideoHandle', 'createResilience', 'validateConfig']);
 });
 
 test('an invalid config throws a CONFIG error naming the field', async () => {
@@ -107,4 +107,114 @@ test('disabled, fetch is the browser fetch', async () => {
     const r = api.createResilience({ enabled: false });
     return (await r.fetch(base + '/api/v1/play/1')).status;`);
   assert.equal(status, 503);
+});
+
+test('attachVideo rejects bad options with the field', async () => {
+  const errors = await inPage('options', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    const video = document.createElement('video');
+    const ok = { thumbnailAt: () => '', sessionClock: () => 0 };
+    const bad = [
+      [video, {}],
+      [video, { ...ok, sessionClock: 3 }],
+      [video, { ...ok, resume: 'start' }],
+      [video, { ...ok, media: { id: '1' } }],
+      [video, { ...ok, overlay: 'div' }],
+      [video, { ...ok, prefetch: { ahead: 100, maxEntries: 10 } }],
+      [document.body, ok],
+    ];
+    const out = bad.map(([v, o]) => {
+      try { r.attachVideo(v, o); return null; } catch (e) { return e.field ?? e.message; }
+    });
+    r.dispose();
+    return out;`);
+  assert.deepEqual(errors, [
+    'options.thumbnailAt',
+    'options.sessionClock',
+    'options.resume',
+    'options.media.src',
+    'options.overlay',
+    'options.prefetch.ahead',
+    'attachVideo: the first argument must be a <video> element',
+  ]);
+});
+
+test('disabled, attachVideo only sets the source: no timer, no request of its own', async () => {
+  const result = await inPage('video-off', `
+    let timers = 0;
+    const [st, si] = [window.setTimeout, window.setInterval];
+    window.setTimeout = (...a) => (timers++, st(...a));
+    window.setInterval = (...a) => (timers++, si(...a));
+    try {
+      const r = api.createResilience({ enabled: false });
+      const video = document.createElement('video');
+      const h = r.attachVideo(video, {
+        media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' },
+        thumbnailAt: () => base + '/x', sessionClock: () => 0,
+      });
+      h.load({ id: '8', src: base + '/api/v1/proxy/plex/stream/8' });
+      const out = { src: video.getAttribute('src').split('/').pop(), state: h.state, mediaId: h.mediaId, timers };
+      h.dispose();
+      return out;
+    } finally {
+      window.setTimeout = st;
+      window.setInterval = si;
+    }`);
+  assert.deepEqual(result, { src: '8', state: 'healthy', mediaId: '8', timers: 0 });
+});
+
+test('renderToasts shows each notice and removes it after its duration', async () => {
+  const result = await inPage('toasts', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false }, notices: { durationMs: 500 } });
+    const box = document.createElement('div');
+    document.body.append(box);
+    const stop = r.renderToasts(box);
+    r.isolate('plex'); // "Video server is unavailable…"
+    const shown = [...box.children].map((t) => [t.className, t.textContent]);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const later = box.children.length;
+    r.reset('plex');
+    r.isolate('plex');
+    stop();
+    const afterStop = box.children.length;
+    r.dispose();
+    box.remove();
+    return { shown, later, afterStop };`);
+  assert.deepEqual(result, {
+    shown: [['pr-toast pr-toast-warning', "Video server is unavailable. We'll keep checking."]],
+    later: 0,
+    afterStop: 0,
+  });
+});
+
+test('with nothing cached, the fallback shows a placeholder with the session time: never a broken image', async () => {
+  for (const route of ['video', 'thumbnail']) {
+    await fetch(`${faults.url}/__fault/set?session=placeholder&route=${route}&mode=reset`);
+  }
+  const frames = await inPage('placeholder', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false }, retry: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const box = document.createElement('div');
+    box.style.cssText = 'position:relative;width:320px;height:180px';
+    document.body.append(box);
+    const seen = [];
+    const shown = new Promise((resolve) => r.on('fallback', (e) => {
+      if (e.type !== 'frame') return;
+      const img = box.querySelector('img');
+      img.decode().then(() => seen.push([e.mediaId, e.frame.source, e.frame.url.slice(0, 5), img.naturalWidth > 0]), () => seen.push('broken'));
+      resolve();
+    }));
+    const h = r.attachVideo(document.createElement('video'), {
+      media: { id: 'gen-ph', src: base + '/api/v1/proxy/plex/stream/gen-ph' },
+      thumbnailAt: (id, s) => base + '/api/v1/proxy/plex/photo/:/transcode?url=/library/parts/' + id + '/indexes/sd/' + s * 1000,
+      sessionClock: () => 42,
+      overlay: box,
+      cacheName: 'package-test-placeholder',
+    });
+    await shown;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    h.dispose();
+    r.dispose();
+    box.remove();
+    return seen;`);
+  assert.deepEqual(frames, [['gen-ph', 'placeholder', 'blob:', true]]);
 });
