@@ -28,11 +28,14 @@ const MEDIA_DIR = fileURLToPath(new URL('./media/', import.meta.url));
 const DEFAULT_CLIP = 'workout';
 const GENERATED_PREFIX = 'gen-';
 const GENERATED_VIDEO_BYTES = 512 * 1024;
-// Pacing of clip bodies, per session (`/__fault/pace`). The committed clip averages
-// ~2.8 KB/s, so 6 KiB/s is ~2x its bitrate; `leadMs` keeps a response from getting
-// more than that far ahead of real time at the clip's own bitrate, so the buffer a
-// browser holds stays ~8 s however long it plays. 0 turns a limit off.
-const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 64 * 1024, leadMs: 8000 });
+// Pacing of clip bodies, per session (`/__fault/pace`): the first `burstBytes` at
+// once (with 32 KiB, ~12 s of the committed clip, Chromium plays 0.25 s after
+// play(); with 16 KiB, after 4 s), then at most `rateBps` (6 KiB/s is ~2x the
+// clip's average ~2.8 KB/s) and never more than `leadMs` of the clip ahead of the
+// time since the response started, at the clip's own bitrate: the buffer a browser
+// holds stays ~8 s however long it plays, so an outage stalls the video within
+// ~10 s. 0 turns a limit off.
+const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 8000 });
 const PACE_TICK_MS = 100;
 const WRITE_CHUNK = 16 * 1024;
 const LOG_LIMIT = 500;
@@ -314,8 +317,8 @@ function redactQuery(search) {
 // (see `inflight` above; a stream cut once stays cut, like a server that died
 // mid-stream: the client has to ask again). A clip (`clipBytesPerSecond` set) is
 // paced with the session's pacing as it was when the response started: the first
-// `burstBytes` at once, then `rateBps`, and never more than `leadMs` of the clip
-// ahead of the time since the response started.
+// `burstBytes` at once; after that, at most `rateBps`, and never more than `leadMs`
+// of the clip ahead of the time since the response started.
 function streamBody(session, route, req, res, reply, entry) {
   const { status, headers, body } = reply;
   const pacing = reply.clipBytesPerSecond ? { ...session.pacing } : null;
@@ -328,9 +331,9 @@ function streamBody(session, route, req, res, reply, entry) {
   const allowed = () => {
     if (!pacing) return body.length;
     const seconds = (performance.now() - started) / 1000;
-    let n = pacing.rateBps > 0 ? pacing.burstBytes + pacing.rateBps * seconds : Infinity;
-    if (pacing.leadMs > 0) n = Math.min(n, reply.clipBytesPerSecond * (pacing.leadMs / 1000 + seconds));
-    return Math.min(body.length, Math.floor(n));
+    const byRate = pacing.rateBps > 0 ? pacing.burstBytes + pacing.rateBps * seconds : Infinity;
+    const byLead = pacing.leadMs > 0 ? reply.clipBytesPerSecond * (pacing.leadMs / 1000 + seconds) : Infinity;
+    return Math.min(body.length, Math.floor(Math.max(pacing.burstBytes, Math.min(byRate, byLead))));
   };
   const finish = () => {
     done = true;
