@@ -95,6 +95,7 @@ function log(kind, text, level = 'info') {
   li.children[0].textContent = formatTime(clock());
   li.children[1].textContent = kind;
   li.children[2].textContent = text;
+  li.title = `${kind}: ${text}`;
   const list = $('#events');
   list.prepend(li);
   while (list.children.length > EVENT_LINES) list.lastElementChild.remove();
