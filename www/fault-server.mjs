@@ -29,13 +29,16 @@ const DEFAULT_CLIP = 'workout';
 const GENERATED_PREFIX = 'gen-';
 const GENERATED_VIDEO_BYTES = 512 * 1024;
 // Pacing of clip bodies, per session (`/__fault/pace`): the first `burstBytes` at
-// once (with 32 KiB, ~12 s of the committed clip, Chromium plays 0.25 s after
-// play(); with 16 KiB, after 4 s), then at most `rateBps` (6 KiB/s is ~2x the
-// clip's average ~2.8 KB/s) and never more than `leadMs` of the clip ahead of the
-// time since the response started, at the clip's own bitrate: the buffer a browser
-// holds stays ~8 s however long it plays, so an outage stalls the video within
-// ~10 s. 0 turns a limit off.
-const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 8000 });
+// once, then at most `rateBps` (6 KiB/s is ~2x the clip's average ~2.8 KB/s), and
+// never more than `leadMs` of the clip ahead of the time since the response started
+// (at the clip's own bitrate), so the buffer a browser holds stays bounded however
+// long it plays. 0 turns a limit off. Measured in headless Chromium with play():
+// its media cache works in 32 KiB blocks (~12 s of this clip) and plays nothing of
+// a block until it is whole, so it plays 0.25 s after play() with a 32 KiB burst
+// (4 s with 16 KiB), and with a 12 s lead it stutters once, with 14 s it plays
+// steadily. An outage then stalls the video within 2-14 s, when the last whole
+// block runs out.
+const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 14_000 });
 const PACE_TICK_MS = 100;
 const WRITE_CHUNK = 16 * 1024;
 const LOG_LIMIT = 500;
