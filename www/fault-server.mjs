@@ -35,7 +35,7 @@ const GENERATED_VIDEO_BYTES = 512 * 1024;
 // long it plays. 0 turns a limit off. Measured in headless Chromium with play():
 // its media cache works in 32 KiB blocks (~12 s of this clip) and plays nothing of
 // a block until it is whole, so it plays 0.25 s after play() with a 32 KiB burst
-// (4 s with 16 KiB), and with a 12 s lead it stutters once, with 14 s it plays
+// (3 s with 16 KiB), and with a 12 s lead it stutters once, with 14 s it plays
 // steadily. An outage then stalls the video within 2-14 s, when the last whole
 // block runs out.
 const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 14_000 });

@@ -268,9 +268,9 @@ if (!handle) {
   handle.load(mediaFor(current));
 }
 // play() rather than only the autoplay attribute: autoplay waits until Chromium
-// guesses it can play through, which a stream paced near the clip's bitrate (as
-// the fault server's is) only reaches after ~10 s; play() starts with the first
-// frames. Muted, so no user gesture is needed.
+// guesses it can play through, which a stream paced near the clip's bitrate with a
+// short lead (`/__fault/pace`) only reaches after ~10 s; play() starts with the
+// first frames. Muted, so no user gesture is needed.
 const play = () => videoEl.play().catch(() => {});
 play();
 
