@@ -301,8 +301,11 @@ function renderStats() {
   }
   $('#stat-buffered').textContent = `${ahead.toFixed(1)} s`;
   const hb = $('#stat-heartbeat');
-  hb.textContent = heartbeat ? (heartbeat.ok ? `ok, ${Math.round((now - heartbeat.at) / 1000)} s ago` : heartbeat.text) : metadata ? 'waiting…' : '–';
-  hb.classList.toggle('bad', Boolean(heartbeat && !heartbeat.ok));
+  const waiting = metadata && now - metadata.since > 1000 ? Math.round((now - metadata.since) / 1000) : 0;
+  if (waiting) hb.textContent = `waiting ${waiting} s…`;
+  else if (heartbeat) hb.textContent = heartbeat.ok ? `ok, ${Math.round((now - heartbeat.at) / 1000)} s ago` : heartbeat.text;
+  hb.classList.toggle('bad', Boolean(!waiting && heartbeat && !heartbeat.ok));
+  hb.classList.toggle('slow', Boolean(waiting));
   while (serverTicks.length && serverTicks[0] < now - 10_000) serverTicks.shift();
   $('#stat-requests').textContent = String(serverTicks.length);
 }
@@ -317,7 +320,7 @@ function renderVideoState() {
 
 // ---- media queue and metadata ---------------------------------------------------
 
-let metadata = null; // { controller, id }: the request in flight
+let metadata = null; // { controller, id, since }: the request in flight
 let heartbeat = null; // { ok, at, text }: how the last one ended
 
 function queueSub(id, text) {
@@ -328,7 +331,7 @@ function queueSub(id, text) {
 async function loadMetadata(id, why) {
   metadata?.controller.abort();
   const controller = new AbortController();
-  metadata = { controller, id };
+  metadata = { controller, id, since: performance.now() };
   const url = `${PREFIX}/api/v1/play/${encodeURIComponent(id)}`;
   try {
     const res = await (r ? r.fetch(url, { signal: controller.signal }) : fetch(url, { signal: controller.signal }));
