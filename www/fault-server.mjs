@@ -5,7 +5,17 @@
 // Browser tests use a session each (`/s/{session}/...`); a control API under
 // `/__fault/` switches the faults and reports counts and a request log.
 //
+// Video: an id with its own `media/{id}.webm` gets that file; an id starting with
+// `gen-` gets 512 KiB of deterministic pseudo-random bytes (for byte-exact tests);
+// any other id gets `media/workout.webm`. Clip bodies are paced like a real server
+// at a bounded rate (`/__fault/pace`), so a browser never holds the whole clip and an
+// outage makes the video stall within seconds. Bodies in flight follow their
+// route's fault: a hung server stops sending, a failed one resets the connection.
+//
 //   node www/fault-server.mjs [--port N]     (or env PORT; --port 0 = any free port)
+//
+// `createFaultHandler()` gives the same server as a request handler to mount in
+// another HTTP server (the demo's, www/demo-server.mjs).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -15,7 +25,22 @@ import { fileURLToPath } from 'node:url';
 import { createImage, drawTextCentered, fitScale, toPng } from './png.mjs';
 
 const MEDIA_DIR = fileURLToPath(new URL('./media/', import.meta.url));
+const DEFAULT_CLIP = 'workout';
+const GENERATED_PREFIX = 'gen-';
 const GENERATED_VIDEO_BYTES = 512 * 1024;
+// Pacing of clip bodies, per session (`/__fault/pace`): the first `burstBytes` at
+// once, then at most `rateBps` (6 KiB/s is ~2x the clip's average ~2.8 KB/s), and
+// never more than `leadMs` of the clip ahead of the time since the response started
+// (at the clip's own bitrate), so the buffer a browser holds stays bounded however
+// long it plays. 0 turns a limit off. Measured in headless Chromium with play():
+// its media cache works in 32 KiB blocks (~12 s of this clip) and plays nothing of
+// a block until it is whole, so it plays 0.25 s after play() with a 32 KiB burst
+// (3 s with 16 KiB), and with a 12 s lead it stutters once, with 14 s it plays
+// steadily. An outage then stalls the video within 2-14 s, when the last whole
+// block runs out.
+const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 14_000 });
+const PACE_TICK_MS = 100;
+const WRITE_CHUNK = 16 * 1024;
 const LOG_LIMIT = 500;
 const MAX_CONTROL_BODY = 64 * 1024;
 const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -38,14 +63,70 @@ const ROUTE_NAMES = ROUTES.map((r) => r.name);
 
 async function serveVideo({ match, headers }) {
   const id = match[1];
-  let bytes;
+  const headersOut = { 'Content-Type': 'video/webm', 'Accept-Ranges': 'bytes' };
+  if (id.startsWith(GENERATED_PREFIX)) return rangeReply(generatedVideo(id), headers.range, headersOut);
+  const clip = (await readClip(id)) ?? (await readClip(DEFAULT_CLIP));
+  const reply = rangeReply(clip.bytes, headers.range, headersOut);
+  reply.clipBytesPerSecond = clip.bytesPerSecond; // paced (see streamBody)
+  return reply;
+}
+
+// A clip from media/, with its average bitrate read from the WebM header; null when
+// the file does not exist. Cached until the file changes.
+const clips = new Map();
+async function readClip(id) {
+  const file = path.join(MEDIA_DIR, `${id}.webm`);
+  let stat;
   try {
-    bytes = await fs.promises.readFile(path.join(MEDIA_DIR, `${id}.webm`));
+    stat = await fs.promises.stat(file);
   } catch (err) {
-    if (err.code !== 'ENOENT') throw err;
-    bytes = generatedVideo(id);
+    if (err.code === 'ENOENT') return null;
+    throw err;
   }
-  return rangeReply(bytes, headers.range, { 'Content-Type': 'video/webm', 'Accept-Ranges': 'bytes' });
+  const cached = clips.get(file);
+  if (cached && cached.mtimeMs === stat.mtimeMs && cached.bytes.length === stat.size) return cached;
+  const bytes = await fs.promises.readFile(file);
+  const seconds = webmDurationSeconds(bytes);
+  const clip = { mtimeMs: stat.mtimeMs, bytes, bytesPerSecond: seconds > 0 ? bytes.length / seconds : null };
+  clips.set(file, clip);
+  return clip;
+}
+
+// Segment > Info > Duration (a float in TimecodeScale units, default 1 ms), or null.
+function webmDurationSeconds(buf) {
+  const vint = (at, keepMarker) => {
+    const first = buf[at];
+    if (first === undefined || first === 0) return null;
+    const len = Math.clz32(first) - 23;
+    let value = keepMarker ? first : first & (0xff >> len);
+    for (let i = 1; i < len; i++) value = value * 256 + (buf[at + i] ?? 0);
+    return { value, len };
+  };
+  const children = function* (start, end) {
+    for (let at = start; at < end; ) {
+      const id = vint(at, true);
+      const size = id && vint(at + id.len, false);
+      if (!size) return;
+      const body = at + id.len + size.len;
+      yield { id: id.value, body, end: Math.min(end, body + size.value) };
+      at = body + size.value;
+    }
+  };
+  for (const segment of children(0, Math.min(buf.length, 4096))) {
+    if (segment.id !== 0x18538067) continue;
+    for (const info of children(segment.body, Math.min(segment.end, segment.body + 4096))) {
+      if (info.id !== 0x1549a966) continue;
+      let scale = 1_000_000;
+      let duration = null;
+      for (const e of children(info.body, info.end)) {
+        if (e.id === 0x2ad7b1) scale = buf.readUIntBE(e.body, Math.min(6, e.end - e.body));
+        if (e.id === 0x4489 && e.end - e.body === 8) duration = buf.readDoubleBE(e.body);
+        if (e.id === 0x4489 && e.end - e.body === 4) duration = buf.readFloatBE(e.body);
+      }
+      return duration === null ? null : (duration * scale) / 1e9;
+    }
+  }
+  return null;
 }
 
 // Deterministic pseudo-random bytes (xorshift32 seeded by the id's FNV-1a hash).
@@ -173,20 +254,24 @@ function hsl(h, s, l) {
 // Fault table: how each mode answers. `status` replaces the route's answer with a
 // canned error; `delayMs` (the default, overridable) waits before answering;
 // `retryAfter` adds a Retry-After header; `deliver` changes how it is delivered.
+// `inflight` is what a video body already streaming does when its route switches
+// to the mode: keep sending (the default), `stall` (stop sending for good, the
+// connection left open: a hung server) or `reset` (the connection is reset: a
+// server that died or a proxy that gave up on it).
 // `flapping` is resolved to healthy or its flapMode before this table is used.
 
 const FAULTS = {
   healthy: {},
-  hang: { deliver: 'hang' },
+  hang: { deliver: 'hang', inflight: 'stall' },
   'slow-headers': { delayMs: 5000 },
-  'slow-body': { deliver: 'half' },
-  'gateway-timeout': { status: 504, delayMs: 0 },
-  'bad-gateway': { status: 502 },
-  unavailable: { status: 503 },
-  'too-many': { status: 429, retryAfter: true },
-  'retry-after': { status: 503, retryAfter: true },
-  reset: { deliver: 'reset' },
-  empty: { deliver: 'empty' },
+  'slow-body': { deliver: 'half', inflight: 'stall' },
+  'gateway-timeout': { status: 504, delayMs: 0, inflight: 'stall' },
+  'bad-gateway': { status: 502, inflight: 'reset' },
+  unavailable: { status: 503, inflight: 'reset' },
+  'too-many': { status: 429, retryAfter: true, inflight: 'reset' },
+  'retry-after': { status: 503, retryAfter: true, inflight: 'reset' },
+  reset: { deliver: 'reset', inflight: 'reset' },
+  empty: { deliver: 'empty', inflight: 'reset' },
   flapping: {},
 };
 const MODES = Object.keys(FAULTS);
@@ -206,8 +291,9 @@ function takeFault(session, route) {
 }
 
 // ---------------------------------------------------------------------------
-// Sessions: faults per route, counts of requests received, a request log, and the
-// sockets of requests still being answered (so a reset can end hung ones).
+// Sessions: faults per route, counts of requests received, a request log, the
+// sockets of requests still being answered (so a reset can end hung ones), the
+// bodies still streaming (so they follow a new fault) and the pacing of clips.
 
 function newSession() {
   return {
@@ -215,6 +301,8 @@ function newSession() {
     counts: Object.fromEntries([...ROUTE_NAMES, 'total'].map((r) => [r, 0])),
     log: [],
     inflight: new Set(),
+    streams: new Set(),
+    pacing: { ...DEFAULT_PACING },
   };
 }
 
@@ -228,9 +316,82 @@ function redactQuery(search) {
   return search.replace(/([?&][^=&]*token[^=&]*=)[^&]*/gi, '$1REDACTED');
 }
 
+// Streams a 2xx video body in chunks, following the route's fault while it does
+// (see `inflight` above; a stream cut once stays cut, like a server that died
+// mid-stream: the client has to ask again). A clip (`clipBytesPerSecond` set) is
+// paced with the session's pacing as it was when the response started: the first
+// `burstBytes` at once; after that, at most `rateBps`, and never more than `leadMs`
+// of the clip ahead of the time since the response started.
+function streamBody(session, route, req, res, reply, entry) {
+  const { status, headers, body } = reply;
+  const pacing = reply.clipBytesPerSecond ? { ...session.pacing } : null;
+  const started = performance.now();
+  let sent = 0;
+  let timer = null;
+  let draining = false;
+  let done = false;
+
+  const allowed = () => {
+    if (!pacing) return body.length;
+    const seconds = (performance.now() - started) / 1000;
+    const byRate = pacing.rateBps > 0 ? pacing.burstBytes + pacing.rateBps * seconds : Infinity;
+    const byLead = pacing.leadMs > 0 ? reply.clipBytesPerSecond * (pacing.leadMs / 1000 + seconds) : Infinity;
+    return Math.min(body.length, Math.floor(Math.max(pacing.burstBytes, Math.min(byRate, byLead))));
+  };
+  const finish = () => {
+    done = true;
+    clearTimeout(timer);
+    session.streams.delete(stream);
+  };
+  const pump = () => {
+    clearTimeout(timer);
+    if (done) return;
+    const effect = FAULTS[effectiveMode(session.faults[route], Date.now())].inflight;
+    if (effect) {
+      entry.cut = effect;
+      finish();
+      if (effect === 'reset') {
+        if (req.socket.resetAndDestroy) req.socket.resetAndDestroy();
+        else req.socket.destroy();
+      }
+      return; // stalled: nothing more is sent; the socket stays until the client, a reset or close() ends it
+    }
+    if (draining) return;
+    const target = allowed();
+    while (sent < target) {
+      const chunk = body.subarray(sent, Math.min(target, sent + WRITE_CHUNK));
+      sent += chunk.length;
+      if (!res.write(chunk)) {
+        draining = true;
+        res.once('drain', () => {
+          draining = false;
+          pump();
+        });
+        return;
+      }
+    }
+    if (sent >= body.length) {
+      finish();
+      res.end();
+      return;
+    }
+    timer = setTimeout(pump, PACE_TICK_MS);
+  };
+  const stream = { pump };
+
+  session.streams.add(stream);
+  res.on('close', finish);
+  res.writeHead(status, { ...headers, 'Content-Length': body.length });
+  pump();
+}
+
 // ---------------------------------------------------------------------------
 
-export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
+// The fault server as a request handler: `handle(req, res)` answers every request
+// (fault routes under an optional `/s/{session}` prefix, the control API under
+// `/__fault/`, 404 otherwise) and never rejects. `close()` ends every request still
+// being answered (hung ones, stalled bodies).
+export function createFaultHandler() {
   const started = performance.now();
   const sessions = new Map();
   const sessionFor = (name) => {
@@ -283,7 +444,9 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
       });
       if (!answered) return;
     }
-    send(res, req.method, reply, spec.deliver === 'half');
+    const streamed = route.name === 'video' && req.method === 'GET' && reply.status < 300 && reply.body.length > 0;
+    if (streamed && spec.deliver !== 'half') streamBody(session, route.name, req, res, reply, entry);
+    else send(res, req.method, reply, spec.deliver === 'half');
   }
 
   // ---- control API -------------------------------------------------------
@@ -299,7 +462,18 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
       if (!MODES.includes(p.mode)) throw badParam('mode', `unknown mode '${p.mode}'`, MODES);
       const fault = parseFault(p);
       for (const route of p.route === 'all' ? ROUTE_NAMES : [p.route]) session.faults[route] = { ...fault };
-      return stateOf(p.session, session);
+      for (const stream of [...session.streams]) stream.pump(); // bodies in flight follow at once
+      return stateOf(p.session, session, elapsed());
+    },
+
+    // Pacing of clip bodies for this session: any of rateBps, burstBytes, leadMs
+    // (integers >= 0; 0 = no limit). Applies to responses that start afterwards.
+    pace(p) {
+      const session = controlSession(p);
+      const pacing = { ...session.pacing };
+      for (const name of Object.keys(DEFAULT_PACING)) pacing[name] = intParam(p, name, 0) ?? pacing[name];
+      session.pacing = pacing;
+      return pacing;
     },
 
     reset(p) {
@@ -316,7 +490,7 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
 
     counts: (p) => controlSession(p).counts,
 
-    state: (p) => stateOf(p.session, controlSession(p)),
+    state: (p) => stateOf(p.session, controlSession(p), elapsed()),
 
     log(p) {
       const session = controlSession(p);
@@ -353,7 +527,7 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
 
   // ---- dispatch ----------------------------------------------------------
 
-  async function handle(req, res) {
+  async function dispatch(req, res) {
     setCors(req, res);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
@@ -376,13 +550,27 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
     send(res, req.method, jsonReply(404, { error: 'Not Found', path: url.pathname }));
   }
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (res.headersSent) res.destroy();
-      else send(res, req.method, jsonReply(500, { error: String(err?.message ?? err) }));
-    });
-  });
+  return {
+    handle: (req, res) =>
+      dispatch(req, res).catch((err) => {
+        if (res.headersSent) res.destroy();
+        else send(res, req.method, jsonReply(500, { error: String(err?.message ?? err) }));
+      }),
+    close() {
+      for (const session of sessions.values()) endInflight(session);
+    },
+  };
+}
 
+// The fault server on its own: resolves { url, port, close() } once listening.
+export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
+  const faults = createFaultHandler();
+  return listen(http.createServer(faults.handle), port, host, faults);
+}
+
+// Listens on host:port; `close()` stops the server and ends every connection,
+// including hung and stalled ones.
+export function listen(server, port, host, faults) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -394,7 +582,8 @@ export function startFaultServer({ port = 8787, host = '127.0.0.1' } = {}) {
         close: () =>
           new Promise((done) => {
             server.close(() => done());
-            server.closeAllConnections(); // including hung and stalled ones
+            faults.close();
+            server.closeAllConnections();
           }),
       });
     });
@@ -433,9 +622,10 @@ function badParam(parameter, message, allowed) {
   return Object.assign(new Error(message), { parameter, allowed });
 }
 
-function stateOf(name, session) {
+// `t` is the server's clock, the one the log's `t` uses (ms since it started).
+function stateOf(name, session, t) {
   const routes = Object.fromEntries(Object.entries(session.faults).map(([r, { setAt, ...fault }]) => [r, fault]));
-  return { session: name, routes };
+  return { session: name, t, routes, pacing: session.pacing };
 }
 
 async function readJsonBody(req) {
@@ -483,9 +673,10 @@ function send(res, method, { status, headers, body }, half = false) {
 // ---------------------------------------------------------------------------
 // Command line.
 
-function cliPort(argv, env) {
+// The port from `--port N`, `--port=N` or env PORT, else `fallback`.
+export function cliPort(argv, env, fallback = 8787) {
   const i = argv.findIndex((a) => a === '--port' || a.startsWith('--port='));
-  const text = i < 0 ? env.PORT ?? '8787' : argv[i].startsWith('--port=') ? argv[i].slice(7) : argv[i + 1];
+  const text = i < 0 ? env.PORT ?? String(fallback) : argv[i].startsWith('--port=') ? argv[i].slice(7) : argv[i + 1];
   const port = Number(text);
   if (text === undefined || text === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`port must be an integer 0-65535, got '${text}'`);
