@@ -331,12 +331,17 @@ function streamBody(session, route, req, res, reply, entry) {
   let draining = false;
   let done = false;
 
+  // A response that starts mid-clip (a seek, or a player resuming at the workout's
+  // time) gets one more block at once: the browser needs the block after the one it
+  // seeks into before it plays, and the lead alone would make it wait ~10 s for it.
+  const midClip = /^bytes [1-9]/.test(headers['Content-Range'] ?? '');
+  const extra = pacing && midClip ? pacing.burstBytes : 0;
   const allowed = () => {
     if (!pacing) return body.length;
     const seconds = (performance.now() - started) / 1000;
     const byRate = pacing.rateBps > 0 ? pacing.burstBytes + pacing.rateBps * seconds : Infinity;
     const byLead = pacing.leadMs > 0 ? reply.clipBytesPerSecond * (pacing.leadMs / 1000 + seconds) : Infinity;
-    return Math.min(body.length, Math.floor(Math.max(pacing.burstBytes, Math.min(byRate, byLead))));
+    return Math.min(body.length, Math.floor(extra + Math.max(pacing.burstBytes, Math.min(byRate, byLead))));
   };
   const finish = () => {
     done = true;

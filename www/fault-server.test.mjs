@@ -157,6 +157,18 @@ test('video: any other id gets the committed clip, paced by default (32 KiB burs
   assert.deepEqual((await json(`/__fault/state?session=${s}`)).pacing, { rateBps: 6144, burstBytes: 32768, leadMs: 14000 });
 });
 
+test('pacing: a response starting mid-clip (a seek, a resume) gets one more block at once', async () => {
+  const s = newSession();
+  const st = openStream(`/s/${s}/api/v1/proxy/plex/stream/101`, { Range: 'bytes=100000-' });
+  await st.responded;
+  await sleep(400);
+  assert.equal(st.status, 206);
+  // Two 32 KiB blocks, then the usual rate until the lead is reached.
+  assert.ok(st.bytes >= 2 * 32 * 1024 && st.bytes <= 2 * 32 * 1024 + 6144 * 0.8, `${st.bytes} bytes`);
+  assert.deepEqual(st.body(), CLIP.subarray(100000, 100000 + st.bytes));
+  st.destroy();
+});
+
 test('pacing: burst, then rateBps; leadMs caps the lead; 0 lifts a limit; ranges still exact', async () => {
   const s = newSession();
   const video = `/s/${s}/api/v1/proxy/plex/stream/101`;

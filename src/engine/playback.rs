@@ -10,7 +10,8 @@
 //!   `stall_ms` while not paused, ended or seeking. A pause, an end or a seek (the
 //!   `seeking` flag, or `currentTime` jumping backwards or further than playback could
 //!   have gone) restarts the watch instead. A seek still waiting for data after
-//!   [`SEEK_GRACE`] stall times is watched like playback (a seek into a dead server). `Stalled` is returned once per stall; a
+//!   [`SEEK_GRACE`] stall times is watched like playback (a seek into a dead server).
+//!   A restored source (`Resuming`) gets the same grace to load. `Stalled` is returned once per stall; a
 //!   source reload re-arms it, so a reload that does not help is reported again.
 //! - **Trouble.** When trouble begins (stall, media error, breaker open), whether the
 //!   video was playing is frozen: a video the user had paused resumes paused.
@@ -150,6 +151,15 @@ impl Playback {
         self.thumbnail_step_ms.max(1)
     }
 
+    /// Whether the page means the video to play (autoplay, or `play()` called),
+    /// for a source not sampled yet: trouble before the first sample then still
+    /// resumes it playing. Only while healthy.
+    pub fn expect_playing(&mut self, playing: bool) {
+        if self.health == VideoHealth::Healthy {
+            self.playing = playing;
+        }
+    }
+
     /// Freezes `was_playing` when leaving `Healthy` or `Resuming` for trouble.
     fn trouble_begins(&mut self) {
         if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
@@ -178,7 +188,8 @@ impl Playback {
         if s.seeking && !s.paused && !s.ended {
             let since = *self.seeking_since.get_or_insert(now);
             if now.saturating_sub(since) >= self.stall_ms.saturating_mul(SEEK_GRACE) {
-                return self.check_stall(now);
+                // The grace is spent: the wait is a stall now.
+                return self.report_stall();
             }
         } else {
             self.seeking_since = None;
@@ -228,7 +239,18 @@ impl Playback {
                 return None;
             }
         };
-        if self.stall_reported || now.saturating_sub(since) < self.stall_ms {
+        // A restored source gets the seek grace to load before its wait counts.
+        let stall_ms =
+            if self.health == VideoHealth::Resuming { self.stall_ms.saturating_mul(SEEK_GRACE) } else { self.stall_ms };
+        if now.saturating_sub(since) < stall_ms {
+            return None;
+        }
+        self.report_stall()
+    }
+
+    /// `Stalled`, once per watch.
+    fn report_stall(&mut self) -> Option<PlaybackAction> {
+        if self.stall_reported {
             return None;
         }
         self.stall_reported = true;
@@ -276,6 +298,8 @@ impl Playback {
             ResumeAt::Stopped => self.stopped_at_s,
         };
         self.health = VideoHealth::Resuming;
+        // The server is back: the restored source gets its reloads afresh.
+        self.reloads = 0;
         self.playing = self.was_playing;
         self.last = None;
         self.rewatch(now);
@@ -526,6 +550,35 @@ mod tests {
         let stalls = hold(&mut p, 15_000, 17_000, seeking);
         assert_eq!(stalls.len(), 1);
         assert!(matches!(stalls.first(), Some((at, PlaybackAction::Stalled)) if (15_000..=16_500).contains(at)));
+    }
+
+    #[test]
+    fn a_source_meant_to_play_resumes_playing_even_if_never_sampled() {
+        let mut p = Playback::new(&PlaybackConfig::default());
+        p.expect_playing(true);
+        assert_eq!(p.on_breaker_open(100), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.on_breaker_closed(5_000, 5.0), Some(PlaybackAction::Resume { at_s: 5.0, play: true }));
+        // And one not meant to play resumes paused.
+        let mut p = Playback::new(&PlaybackConfig::default());
+        p.expect_playing(false);
+        p.on_breaker_open(100);
+        assert_eq!(p.on_breaker_closed(5_000, 5.0), Some(PlaybackAction::Resume { at_s: 5.0, play: false }));
+    }
+
+    #[test]
+    fn a_resumed_source_gets_time_to_load_and_its_reloads_afresh() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // Given reloads ran out and the video fell back,
+        hold(&mut p, 10_250, 11_500, playing(10.0));
+        assert!(matches!(p.on_network_error(11_500), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
+        assert!(matches!(p.on_network_error(12_000), Some(PlaybackAction::ReloadSource { attempt: 2, .. })));
+        assert_eq!(p.on_network_error(12_500), Some(PlaybackAction::EnterFallback));
+        // when the server is back, the restored source may take 4 stall times to start,
+        assert!(matches!(p.on_breaker_closed(30_000, 30.0), Some(PlaybackAction::Resume { .. })));
+        assert!(hold(&mut p, 30_250, 34_500, playing(30.0)).is_empty());
+        // and a source that really fails is reloaded again before falling back.
+        assert_eq!(p.sample(35_250, playing(30.0)), Some(PlaybackAction::Stalled));
+        assert!(matches!(p.on_network_error(35_250), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
     }
 
     #[test]

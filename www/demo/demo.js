@@ -133,21 +133,20 @@ try {
 let r = null;
 if (overrides) {
   try {
-    r = createResilience({ enabled: true, ...overrides });
+    // The probe goes to this page's fault session, like every media URL.
+    const services = [
+      { name: 'plex', match: ['/api/v1/proxy/plex/', '/api/v1/display/plex/'], probeUrl: `${PREFIX}/api/v1/proxy/plex/identity`, breaker: { failureThreshold: 3 } },
+      { name: 'api', match: ['/api/v1/'] },
+    ];
+    r = createResilience({ enabled: true, services, ...overrides });
   } catch (err) {
     configError = { code: err.code, field: err.field, rule: err.rule, message: err.message };
   }
 }
 if (configError) showError('Invalid resilience config', configError);
 
-const features = {
-  attachVideo: typeof r?.attachVideo === 'function',
-  renderToasts: typeof r?.renderToasts === 'function',
-};
 $('#session-name').textContent = SESSION;
-$('#build').textContent = r
-  ? `attachVideo ${features.attachVideo ? '✓' : '✗'} · toasts ${features.renderToasts ? 'built-in' : 'page'}`
-  : 'module off';
+$('#build').textContent = r ? 'module on' : 'module off';
 
 // Every event, in order, for tests and the panel.
 function record(name, event) {
@@ -172,7 +171,6 @@ function record(name, event) {
     case 'notice':
       timeline.tick('client', t, COLORS.notice, true);
       log('notice', `${event.key}: ${event.text}`, event.severity === 'error' ? 'error' : event.severity === 'warning' ? 'warn' : 'info');
-      if (!features.renderToasts) toast(event);
       break;
     case 'fallback':
       if (event.type === 'frame') {
@@ -192,13 +190,7 @@ function record(name, event) {
 const breakerStates = new Map();
 let metrics = null;
 if (r) {
-  for (const name of ['notice', 'state', 'retry', 'probe', 'metrics', 'fallback']) {
-    try {
-      r.on(name, (event) => record(name, event));
-    } catch (err) {
-      log('page', `no '${name}' events in this build (${err.message})`, 'muted');
-    }
-  }
+  for (const name of ['notice', 'state', 'retry', 'probe', 'metrics', 'fallback']) r.on(name, (event) => record(name, event));
   metrics = r.metrics();
   for (const s of metrics?.services ?? []) {
     breakerStates.set(s.name, s.state);
@@ -208,20 +200,7 @@ if (r) {
 
 // ---- notices ------------------------------------------------------------------
 
-let removeToasts = null;
-if (features.renderToasts) removeToasts = r.renderToasts($('#notices'));
-
-// The page's own toasts, while the package has no renderToasts: one per key.
-function toast(notice) {
-  const box = $('#notices');
-  box.querySelector(`[data-key="${CSS.escape(notice.key)}"]`)?.remove();
-  const el = document.createElement('div');
-  el.className = `toast ${notice.severity}`;
-  el.dataset.key = notice.key;
-  el.textContent = notice.text;
-  box.append(el);
-  setTimeout(() => el.remove(), notice.durationMs || 5000);
-}
+const removeToasts = r ? r.renderToasts($('#notices')) : null;
 
 // ---- video ------------------------------------------------------------------
 
@@ -234,34 +213,27 @@ const mediaFor = (id) => ({
 const thumbnailAt = (mediaId, secondsAt) =>
   `${PREFIX}/api/v1/proxy/plex/photo/:/transcode?width=240&height=135&minSize=1&upscale=1&url=/library/parts/${encodeURIComponent(mediaId)}/indexes/sd/${Math.floor(secondsAt) * 1000}`;
 
-// Without attachVideo (a package built before it), the page plays the video itself.
-function unmanagedVideo(el) {
-  return {
-    state: 'unmanaged',
-    load(media) {
-      el.poster = media.poster;
-      el.src = media.src;
-    },
-    dispose() {
-      el.removeAttribute('src');
-      el.load();
-    },
-  };
-}
+// Without the module (a config error), the page plays the video itself.
+const unmanagedVideo = (el) => ({
+  state: 'unmanaged',
+  load(media) {
+    el.poster = media.poster;
+    el.src = media.src;
+  },
+  dispose() {},
+});
 
 let handle = null;
-if (features.attachVideo) {
-  try {
-    handle = r.attachVideo(videoEl, {
-      media: mediaFor(current),
-      thumbnailAt,
-      sessionClock: clock,
-      resume: params.get('resume') === 'stopped' ? 'stopped' : 'session',
-      overlay: $('#overlay'),
-    });
-  } catch (err) {
-    showError('attachVideo failed', err);
-  }
+try {
+  handle = r?.attachVideo(videoEl, {
+    media: mediaFor(current),
+    thumbnailAt,
+    sessionClock: clock,
+    resume: params.get('resume') === 'stopped' ? 'stopped' : 'session',
+    overlay: $('#overlay'),
+  });
+} catch (err) {
+  showError('attachVideo failed', err);
 }
 if (!handle) {
   handle = unmanagedVideo(videoEl);
@@ -520,7 +492,7 @@ setInterval(() => {
 }, HEARTBEAT_MS);
 loadMetadata(current, 'start');
 pollLoop();
-log('page', `session ${SESSION}; ${r ? 'module on' : 'module not started'}${features.attachVideo ? '' : '; video unmanaged (no attachVideo in this build)'}`, 'muted');
+log('page', `session ${SESSION}; ${r ? 'module on' : 'module not started; video unmanaged'}`, 'muted');
 
 window.demo = {
   r,

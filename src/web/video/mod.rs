@@ -44,6 +44,9 @@ const FRAME_MS: u32 = 1_000;
 const RELOAD_DELAY_MS: u32 = 500;
 /// After a failed prefetch, wait this long before prefetching again.
 const PREFETCH_PAUSE_MS: Millis = 10_000;
+/// In the fallback with the breaker closed (the source failed, not the server),
+/// the source is tried again this often.
+const FALLBACK_RETRY_MS: Millis = 10_000;
 /// Trial source checks sent at most while the breaker is half-open.
 const MAX_TRIALS: u32 = 5;
 
@@ -69,6 +72,8 @@ struct Fallback {
     url: Option<String>,
     /// A frame is being looked up.
     busy: bool,
+    /// When to try the source again if the breaker is closed.
+    retry_at: Millis,
 }
 
 struct State {
@@ -230,6 +235,8 @@ impl Watch {
     /// Loads a media item: everything of the previous one stops first.
     pub fn load(self: &Rc<Self>, media: Media) {
         let service = self.runtime.read(|e, _| classify::route(e.config(), &media.src).map(|r| r.service)).flatten();
+        // Play once loaded if the page wants it playing (autoplay, or play() called).
+        let play = self.video.autoplay() || !self.video.paused();
         self.leave_fallback();
         let (previous, generation) = {
             let Some(mut st) = self.st() else { return };
@@ -248,6 +255,7 @@ impl Watch {
             st.prefetch_not_before = 0;
             st.trials = false;
             st.playback = Playback::new(&self.playback_config);
+            st.playback.expect_playing(play);
             st.media = Some(media);
             (std::mem::replace(&mut st.service, service), st.generation)
         };
@@ -260,7 +268,7 @@ impl Watch {
             }
         });
         self.detach_source();
-        self.check_source(generation, 0.0, self.video.autoplay());
+        self.check_source(generation, 0.0, play);
     }
 
     /// Stops watching: timers, listeners, requests and the overlay go; the
@@ -307,9 +315,13 @@ impl Watch {
         self.state.try_borrow().ok()?.media.as_ref().map(|m| m.id.clone())
     }
 
-    /// One poll of the element.
+    /// One poll of the element (none while it has no source: nothing to watch,
+    /// and its `paused` says nothing about the page's intent).
     fn sample(self: &Rc<Self>) {
         let v = &self.video;
+        if v.get_attribute("src").is_none() {
+            return;
+        }
         let sample = VideoSample {
             current_time_s: v.current_time(),
             paused: v.paused(),
@@ -561,9 +573,15 @@ impl Watch {
                 return;
             }
             let weak = Rc::downgrade(self);
-            let ticker = Interval::new(FRAME_MS, move || with(&weak, |w| w.show_frame()));
+            let ticker = Interval::new(FRAME_MS, move || {
+                with(&weak, |w| {
+                    w.show_frame();
+                    w.retry_source();
+                });
+            });
             let overlay = self.overlay.as_ref().and_then(Overlay::show);
-            st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false });
+            let retry_at = now().saturating_add(FALLBACK_RETRY_MS);
+            st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false, retry_at });
         }
         self.emit("enter", None);
         self.show_frame();
@@ -583,6 +601,28 @@ impl Watch {
         }
         drop(fallback);
         self.emit("exit", None);
+    }
+
+    /// In the fallback with the breaker closed, nothing else would bring the video
+    /// back: try the source again now and then, as if the breaker had just closed.
+    fn retry_source(self: &Rc<Self>) {
+        let closed = |s: usize| self.runtime.read(|e, _| e.state(s)).flatten() == Some(BreakerState::Closed);
+        let due = self.st().is_some_and(|mut st| {
+            let now = now();
+            let service = st.service;
+            match st.fallback.as_mut() {
+                Some(f) if now >= f.retry_at && service.map_or(true, closed) => {
+                    f.retry_at = now.saturating_add(FALLBACK_RETRY_MS);
+                    true
+                }
+                _ => false,
+            }
+        });
+        if due {
+            let session = self.session_s();
+            let action = self.st().and_then(|mut st| st.playback.on_breaker_closed(now(), session));
+            self.act(action);
+        }
     }
 
     /// Follows the session clock: the frame for the session time, from the cache.
