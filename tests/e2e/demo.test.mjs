@@ -144,6 +144,16 @@ async function playingWithCache(page, control, seconds = 2) {
   );
 }
 
+/** The server goes down; the player's own requests (posters) find it so. Returns when (page ms). */
+async function serverDown(page) {
+  const at = await now(page);
+  await page.click('#fault-down');
+  await page.evaluate(() =>
+    Promise.allSettled([1, 2, 3].map((i) => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/10${i}`))),
+  );
+  return at;
+}
+
 const PLEX_ROUTES = ['video', 'transcode', 'thumbnail', 'poster'];
 
 test('incident: hang, then 504s, then recovery', async (t) => {
@@ -247,12 +257,7 @@ test('a paused video stays paused through an outage', async (t) => {
   await playingWithCache(page, control);
   await page.evaluate(() => document.querySelector('#video').pause());
   const pausedAt = (await videoState(page)).t;
-  const downAt = await now(page);
-  await page.click('#fault-down');
-  // The player's own requests find the server down; the breaker opens.
-  await page.evaluate(() =>
-    Promise.allSettled([1, 2, 3].map((i) => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/10${i}`))),
-  );
+  const downAt = await serverDown(page);
   await until('the fallback', async () =>
     (await eventsOf(page, 'fallback', downAt)).some((e) => e.event.type === 'enter'),
   );
@@ -272,13 +277,9 @@ test('switching media mid-outage leaves no stale timers', async (t) => {
   const { page, control } = await openDemo(t);
   await playingWithCache(page, control);
   const baseline = await page.evaluate(() => window.__timers.intervals.size);
-  const hangAt = await now(page);
-  await page.click('#fault-down');
-  await page.evaluate(() =>
-    Promise.allSettled([1, 2, 3].map(() => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/101`))),
-  );
+  const downAt = await serverDown(page);
   await until('the fallback for 101', async () =>
-    (await eventsOf(page, 'fallback', hangAt)).some((e) => e.event.type === 'enter' && e.event.mediaId === '101'),
+    (await eventsOf(page, 'fallback', downAt)).some((e) => e.event.type === 'enter' && e.event.mediaId === '101'),
   );
   const inFallback = await page.evaluate(() => window.__timers.intervals.size);
   assert.equal(inFallback, baseline + 1, 'the fallback adds one ticker');
@@ -310,11 +311,7 @@ test('switching media mid-outage leaves no stale timers', async (t) => {
 test('thumbnails come from the cache while the server is down', async (t) => {
   const { page, control } = await openDemo(t);
   await playingWithCache(page, control);
-  const downAt = await now(page);
-  await page.click('#fault-down');
-  await page.evaluate(() =>
-    Promise.allSettled([1, 2, 3].map(() => window.demo.r.fetch(`/s/${window.demo.session}/api/v1/display/plex/101`))),
-  );
+  const downAt = await serverDown(page);
   await until('the plex breaker to open', async () =>
     (await eventsOf(page, 'state', downAt)).some((e) => e.event.service === 'plex' && e.event.to === 'open'),
   );

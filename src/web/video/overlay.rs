@@ -11,7 +11,7 @@ use crate::engine::playback::clock_text;
 const ROOT_STYLE: &str = "position:absolute;inset:0;z-index:2;display:flex;align-items:center;\
 justify-content:center;overflow:hidden;background:#10151c";
 const FRAME_STYLE: &str = "width:100%;height:100%;object-fit:cover";
-const LABEL_STYLE: &str = "position:absolute;left:12px;bottom:12px;padding:4px 10px;border-radius:6px;\
+const LABEL_STYLE: &str = "position:absolute;right:12px;top:12px;padding:4px 10px;border-radius:6px;\
 background:rgba(0,0,0,.6);color:#fff;font:600 14px/1.4 system-ui,sans-serif";
 
 /// A neutral 16:9 SVG showing the session time: never a broken image.
