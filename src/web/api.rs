@@ -219,16 +219,11 @@ impl VideoHandle {
         }
     }
 
-    /// Stops watching; the element keeps its current source.
+    /// Stops watching; the element keeps its current source. (Dropping the handle
+    /// does not: the watch lasts until this or the instance's `dispose`.)
     pub fn dispose(&self) {
         if let Some(watch) = &self.watch {
             watch.dispose();
         }
-    }
-}
-
-impl Drop for VideoHandle {
-    fn drop(&mut self) {
-        self.dispose();
     }
 }

@@ -29,6 +29,13 @@ use crate::engine::Millis;
 /// A Rust-side listener to every engine event (the video watcher, the toasts).
 pub type Hook = Rc<dyn Fn(&Event)>;
 
+/// Something attached to an instance (a watched video): it lives until it or the
+/// instance is disposed, whatever the page keeps of it.
+pub trait Attachment {
+    /// Stops it.
+    fn dispose(&self);
+}
+
 /// A call to make once the core is no longer borrowed.
 enum Delivery {
     Js(Function, JsValue),
@@ -50,6 +57,7 @@ struct Core {
     listeners: Listeners,
     hooks: Vec<(u32, Hook)>,
     next_hook: u32,
+    attachments: Vec<Rc<dyn Attachment>>,
     /// The pending wake-up and the engine time it is for.
     timer: Option<(Millis, Timeout)>,
     store: Option<Store>,
@@ -92,6 +100,7 @@ impl Runtime {
                 listeners: Listeners::default(),
                 hooks: Vec::new(),
                 next_hook: 0,
+                attachments: Vec::new(),
                 timer: None,
                 store,
                 channel: None,
@@ -146,7 +155,11 @@ impl Runtime {
         core.hooks.clear();
         core.channel = None;
         core.election = None;
+        let attachments = std::mem::take(&mut core.attachments);
         drop(core);
+        for attachment in attachments {
+            attachment.dispose();
+        }
         self.lifetime.abort();
     }
 
@@ -203,6 +216,20 @@ impl Runtime {
         let id = core.next_hook;
         core.hooks.push((id, hook));
         Some(id)
+    }
+
+    /// Keeps `attachment` alive until [`Runtime::detach`] or dispose.
+    pub fn attach(&self, attachment: Rc<dyn Attachment>) {
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.attachments.push(attachment);
+        }
+    }
+
+    /// Lets go of the attachment at `ptr`.
+    pub fn detach(&self, ptr: *const ()) {
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.attachments.retain(|a| !std::ptr::eq(Rc::as_ptr(a).cast::<()>(), ptr));
+        }
     }
 
     /// Removes a hook by id.

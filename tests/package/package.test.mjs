@@ -218,3 +218,26 @@ test('with nothing cached, the fallback shows a placeholder with the session tim
     return seen;`);
   assert.deepEqual(frames, [['gen-ph', 'placeholder', 'blob:', true]]);
 });
+
+test('the instance\'s dispose also stops its watched videos: no interval left', async () => {
+  const result = await inPage('video-dispose', `
+    const live = new Set();
+    const [si, ci] = [window.setInterval, window.clearInterval];
+    window.setInterval = (...a) => { const id = si(...a); live.add(id); return id; };
+    window.clearInterval = (id) => { live.delete(id); ci(id); };
+    try {
+      const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+      const video = document.createElement('video');
+      r.attachVideo(video, {  // the handle is not kept: the watch lives on anyway
+        media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' },
+        thumbnailAt: () => base + '/x', sessionClock: () => 0,
+      });
+      const watching = live.size;
+      r.dispose();
+      return { watching, after: live.size };
+    } finally {
+      window.setInterval = si;
+      window.clearInterval = ci;
+    }`);
+  assert.deepEqual(result, { watching: 1, after: 0 });
+});

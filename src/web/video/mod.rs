@@ -23,7 +23,7 @@ use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoEleme
 use super::browser::now;
 use super::convert::to_js;
 use super::fetch;
-use super::runtime::Runtime;
+use super::runtime::{Attachment, Runtime};
 use crate::engine::breaker::BreakerState;
 use crate::engine::classify;
 use crate::engine::config::PlaybackConfig;
@@ -177,6 +177,8 @@ impl Watch {
             st.listeners = listeners;
             st.sampler = Some(sampler);
         }
+        // Watched until disposed, even if the page drops the handle.
+        watch.runtime.attach(watch.clone());
         if let Some(media) = options.media {
             watch.load(media);
         }
@@ -298,6 +300,7 @@ impl Watch {
         if let Some(s) = service {
             self.runtime.engine(|e, _| e.watch_video(s, false));
         }
+        self.runtime.detach((self as *const Self).cast());
     }
 
     /// The video's health: `healthy`, `stalled`, `fallback` or `resuming`.
@@ -812,5 +815,11 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> 
             Some("ABORTED" | "OFFLINE") => Check::Ignored,
             _ => Check::Failed,
         },
+    }
+}
+
+impl Attachment for Watch {
+    fn dispose(&self) {
+        Watch::dispose(self);
     }
 }
