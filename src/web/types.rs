@@ -75,8 +75,8 @@ export interface ResilienceConfig {
   secrets?: string[];
 }
 
-/** Stable error codes. */
-export type ErrorCode = "BREAKER_OPEN" | "TIMEOUT" | "RETRIES_EXHAUSTED" | "OFFLINE" | "ABORTED" | "CONFIG";
+/** Stable error codes. `LOAD`: the wasm could not load here (the instance is a pass-through). */
+export type ErrorCode = "BREAKER_OPEN" | "TIMEOUT" | "RETRIES_EXHAUSTED" | "OFFLINE" | "ABORTED" | "CONFIG" | "LOAD";
 
 /** Every error the module throws or rejects with. URLs in it are redacted. */
 export interface ResilienceError extends Error {

@@ -1,7 +1,7 @@
 // The built package as a page uses it: pkg/index.js imported by a plain
 // <script type="module"> in headless Chromium (Debian's, through playwright-core),
 // against the fault server. Checks what the wasm-bindgen tests cannot: the
-// exports, the self-initialising entry, the minified glue and the JS error shape.
+// exports, the entry that starts on first use, the minified glue and the JS error shape.
 // Run by `npm test` after `npm run build`: node --test tests/package/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,9 +24,11 @@ function startSite() {
       res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>package</title>');
       return;
     }
-    if (!path.startsWith('/pkg/')) return res.writeHead(404).end();
+    // /nowasm/ is pkg/ without its wasm: a page where the module cannot load.
+    const file = path.startsWith('/nowasm/') && !path.endsWith('.wasm') ? path.replace('/nowasm/', '/pkg/') : path;
+    if (!file.startsWith('/pkg/')) return res.writeHead(404).end();
     try {
-      const body = await readFile(join(root, path));
+      const body = await readFile(join(root, file));
       res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
     } catch {
       res.writeHead(404).end();
@@ -55,26 +57,119 @@ after(async () => {
 });
 
 /** Runs `body(api, base)` in the page, with the package imported as a page would. */
-function inPage(session, body) {
-  return page.evaluate(async ([source, base]) => {
-    const api = await import('/pkg/index.js');
+function inPage(session, body, entry = '/pkg/index.js') {
+  return page.evaluate(async ([source, base, entry]) => {
+    const api = await import(entry);
     return new Function('api', 'base', `return (async () => { ${source} })()`)(api, base);
-  }, [body, `${faults.url}/s/${session}`]);
+  }, [body, `${faults.url}/s/${session}`, entry]);
 }
 
-test('the entry exports the API and initialises itself', async () => {
-  const names = await inPage('pkg', 'return Object.keys(api).sort();');
-  assert.deepEqual(names, ['Resilience', 'VideoHandle', 'createResilience', 'validateConfig']);
+test('the entry exports the API and starts on first use', async () => {
+  const result = await inPage('pkg', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    const before = { enabled: r.enabled, metrics: r.metrics(), isolated: r.isolate('plex') };
+    await r.ready;
+    const after = { enabled: r.enabled, metrics: r.metrics() !== null };
+    r.dispose();
+    return { names: Object.keys(api).sort(), before, after };`);
+  assert.deepEqual(result, {
+    names: ['createResilience', 'validateConfig'],
+    before: { enabled: true, metrics: null, isolated: false },
+    after: { enabled: true, metrics: true },
+  });
 });
 
-test('an invalid config throws a CONFIG error naming the field', async () => {
-  const error = await inPage('config', `
-    try { api.createResilience({ enabled: true, retry: { maxAttempts: 0 } }); return null; }
-    catch (e) { return { name: e.name, code: e.code, field: e.field, message: e.message, isError: e instanceof Error }; }`);
-  assert.deepEqual(error, {
-    name: 'ResilienceError', code: 'CONFIG', field: 'retry.maxAttempts', isError: true,
-    message: 'retry.maxAttempts must be between 1 and 10, got 0',
+test('an invalid config rejects ready, every fetch and validateConfig with a CONFIG error naming the field', async () => {
+  const result = await inPage('config', `
+    const shape = (e) => ({ name: e.name, code: e.code, field: e.field, message: e.message, isError: e instanceof Error });
+    const config = { enabled: true, retry: { maxAttempts: 0 } };
+    const r = api.createResilience(config);  // never throws
+    const fetched = r.fetch(base + '/api/v1/play/1').catch(shape);  // made before the start: waits for it
+    const ready = await r.ready.then(() => null, shape);
+    const later = await r.fetch(base + '/api/v1/play/1').catch(shape);
+    const validated = await api.validateConfig(config).then(() => null, shape);
+    const valid = await api.validateConfig({ enabled: true });
+    return { ready, same: [await fetched, later, validated].every((e) => JSON.stringify(e) === JSON.stringify(ready)), valid, enabled: r.enabled };`);
+  assert.deepEqual(result, {
+    ready: {
+      name: 'ResilienceError', code: 'CONFIG', field: 'retry.maxAttempts', isError: true,
+      message: 'retry.maxAttempts must be between 1 and 10, got 0',
+    },
+    same: true,
+    valid: undefined,
+    enabled: false,
   });
+});
+
+test('on() takes exactly the running module\'s event names, before the start too', async () => {
+  const result = await inPage('events', `
+    const glue = await import('/pkg/player_resilience.js');
+    const names = ['notice', 'state', 'retry', 'probe', 'metrics', 'fallback', 'nope'];
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    const early = names.map((n) => { try { r.on(n, () => {}); return true; } catch (e) { return e.message; } });
+    await r.ready;
+    const raw = glue.createResilience({ enabled: true, persistence: { enabled: false } });
+    const running = names.map((n) => { try { raw.on(n, () => {}); return true; } catch (e) { return e.message; } });
+    raw.free();
+    r.dispose();
+    return { early, running };`);
+  assert.deepEqual(result.early, result.running);
+  assert.equal(result.early.at(-1), "unknown event 'nope'; expected one of notice, state, retry, probe, metrics, fallback");
+});
+
+test('calls before the start take effect when it starts; dispose before the start starts nothing', async () => {
+  const result = await inPage('early', `
+    let opened = 0;
+    const Channel = window.BroadcastChannel;
+    window.BroadcastChannel = class extends Channel { constructor(n) { super(n); opened++; } };
+    try {
+      const states = [];
+      const r = api.createResilience({ enabled: true, persistence: { key: 'package-early' } });
+      r.on('state', (e) => states.push(e.to));
+      await r.ready;
+      r.isolate('plex');
+      r.dispose();
+      const gone = api.createResilience({ enabled: true, persistence: { key: 'package-early' } });
+      gone.dispose();  // as React StrictMode does: create, dispose, create
+      await gone.ready;
+      // The disposed instance's lock is released asynchronously.
+      let held;
+      for (const end = performance.now() + 2000; performance.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+        const locks = await navigator.locks.query();
+        held = [...locks.held, ...locks.pending].filter((l) => l.name.startsWith('package-early')).length;
+        if (held === 0) break;
+      }
+      return { states, opened, held, enabled: gone.enabled, fetched: (await gone.fetch(base + '/api/v1/play/1')).status };
+    } finally {
+      window.BroadcastChannel = Channel;
+    }`);
+  assert.deepEqual(result, { states: ['isolated'], opened: 1, held: 0, enabled: false, fetched: 200 });
+});
+
+test('where the wasm cannot load, ready rejects with LOAD and the instance is a pass-through', async () => {
+  await fetch(`${faults.url}/__fault/set?session=nowasm&route=metadata&mode=unavailable`);
+  const result = await inPage('nowasm', `
+    const warnings = [];
+    const warn = console.warn;
+    console.warn = (m) => warnings.push(String(m));
+    try {
+      const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+      const video = document.createElement('video');
+      const h = r.attachVideo(video, {
+        media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' }, thumbnailAt: () => '', sessionClock: () => 0,
+      });
+      const error = await r.ready.then(() => null, (e) => ({ name: e.name, code: e.code }));
+      await h.ready;
+      const status = (await r.fetch(base + '/api/v1/play/1')).status;
+      return { error, status, enabled: r.enabled, src: video.getAttribute('src').split('/').pop(), warned: warnings.length };
+    } finally {
+      console.warn = warn;
+    }`, '/nowasm/index.js');
+  assert.deepEqual(result, {
+    error: { name: 'ResilienceError', code: 'LOAD' }, status: 503, enabled: false, src: '7', warned: 1,
+  });
+  const counts = await (await fetch(`${faults.url}/__fault/counts?session=nowasm`)).json();
+  assert.equal(counts.metadata, 1, 'the plain fetch: no retries');
 });
 
 test('fetch retries a 504, and an open breaker fails fast with a typed error', async () => {
@@ -89,7 +184,7 @@ test('fetch retries a 504, and an open breaker fails fast with a typed error', a
     });
     const states = [];
     r.on('state', (e) => states.push(e.to));
-    const first = (await r.fetch(base + '/api/v1/play/1')).status;
+    const first = (await r.fetch(base + '/api/v1/play/1')).status;  // waits for the start
     r.isolate('plex');
     const error = await r.fetch(base + '/api/v1/play/1').catch((e) => ({ code: e.code, service: e.service }));
     r.dispose();
@@ -114,6 +209,9 @@ test('attachVideo rejects bad options with the field', async () => {
     const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
     const video = document.createElement('video');
     const ok = { thumbnailAt: () => '', sessionClock: () => 0 };
+    // Before the start, option errors reject the handle's ready.
+    const early = await r.attachVideo(video, { ...ok, resume: 'start' }).ready.then(() => null, (e) => e.field);
+    await r.ready;
     const bad = [
       [video, {}],
       [video, { ...ok, sessionClock: 3 }],
@@ -127,8 +225,9 @@ test('attachVideo rejects bad options with the field', async () => {
       try { r.attachVideo(v, o); return null; } catch (e) { return e.field ?? e.message; }
     });
     r.dispose();
-    return out;`);
+    return [early, ...out];`);
   assert.deepEqual(errors, [
+    'options.resume',
     'options.thumbnailAt',
     'options.sessionClock',
     'options.resume',
@@ -147,6 +246,7 @@ test('disabled, attachVideo only sets the source: no timer, no request of its ow
     window.setInterval = (...a) => (timers++, si(...a));
     try {
       const r = api.createResilience({ enabled: false });
+      await r.ready;
       const video = document.createElement('video');
       const h = r.attachVideo(video, {
         media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' },
@@ -166,6 +266,7 @@ test('disabled, attachVideo only sets the source: no timer, no request of its ow
 test('renderToasts shows each notice and removes it after its duration', async () => {
   const result = await inPage('toasts', `
     const r = api.createResilience({ enabled: true, persistence: { enabled: false }, notices: { durationMs: 500 } });
+    await r.ready;
     const box = document.createElement('div');
     document.body.append(box);
     const stop = r.renderToasts(box);
@@ -227,6 +328,7 @@ test('the instance\'s dispose also stops its watched videos: no interval left', 
     window.clearInterval = (id) => { live.delete(id); ci(id); };
     try {
       const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+      await r.ready;
       const video = document.createElement('video');
       r.attachVideo(video, {  // the handle is not kept: the watch lives on anyway
         media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' },

@@ -19,8 +19,9 @@ const config: ResilienceConfig = {
   notices: { messages: { restored: 'Video is back!' } },
   services: [{ name: 'plex', match: ['/api/v1/proxy/plex/'], probeUrl: '/api/v1/proxy/plex/identity' }],
 };
-validateConfig(config);
+const validated: Promise<void> = validateConfig(config);
 const r = createResilience(config);
+const ready: Promise<void> = r.ready;
 
 async function load(): Promise<number> {
   try {
@@ -53,6 +54,7 @@ const handle: VideoHandle = r.attachVideo(video, {
   prefetch: { ahead: 6, maxBytes: 1 << 20 },
 });
 handle.load({ id: '102', src: '/api/v1/proxy/plex/stream/102' });
+const watched: Promise<void> = handle.ready;
 const state: VideoState = handle.state;
 r.on('fallback', (e: FallbackEvent) => e.frame?.source === 'poster' || e.type === 'exit' || e.mediaId === state);
 const stopToasts: () => void = r.renderToasts();
@@ -61,6 +63,9 @@ handle.dispose();
 r.dispose();
 void load();
 void known;
+void validated;
+void ready;
+void watched;
 
 // @ts-expect-error: resume is session or stopped
 r.attachVideo(video, { thumbnailAt: () => '', sessionClock: () => 0, resume: 'start' });
@@ -78,5 +83,8 @@ createResilience({ retry: { maxAttempts: '3' } });
 createResilience({ retry: { jitter: 'some' } });
 // @ts-expect-error: a service needs match
 createResilience({ services: [{ name: 'plex' }] });
-// @ts-expect-error: the entry initialises itself; no manual init is exported
+// @ts-expect-error: the entry starts itself; no manual init is exported
 import('player-resilience').then((m) => m.initSync);
+// @ts-expect-error: validateConfig is asynchronous (it loads the wasm)
+const checked: void = validateConfig(config);
+void checked;

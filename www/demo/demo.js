@@ -139,8 +139,10 @@ if (overrides) {
       { name: 'api', match: ['/api/v1/'] },
     ];
     r = createResilience({ enabled: true, services, ...overrides });
+    await r.ready; // an invalid config rejects it
   } catch (err) {
     configError = { code: err.code, field: err.field, rule: err.rule, message: err.message };
+    r = null;
   }
 }
 if (configError) showError('Invalid resilience config', configError);
