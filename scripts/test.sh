@@ -39,8 +39,8 @@ bash scripts/size.sh
 echo "[test] the built package in headless Chromium and in Node"
 node --test tests/package/ 2>&1 | tee "$logs/package"
 
-echo "[test] the packed package in a Vite 5 + React 18 app (build + preview, dev server)"
-node --test tests/vite-react/ 2>&1 | tee "$logs/vite"
+echo "[test] the packed package in bundlers: Vite 5 + React 18, Vite 6 and 7 (build and dev), webpack 5, a plain page"
+node --test tests/vite-react/ tests/bundlers/ 2>&1 | tee "$logs/bundlers"
 
 echo "[test] end-to-end: the demo page in headless Chromium (screenshots and timings in test-output/)"
 node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee "$logs/e2e"
@@ -60,4 +60,4 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
 node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); vite-react $(node_sum "$logs/vite"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"
+echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"

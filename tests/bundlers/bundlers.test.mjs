@@ -12,15 +12,13 @@
 // BUNDLERS_PKG_DIR=/path/to/pkg uses another build of the package (default: ../../pkg).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { extname, join, normalize, relative, resolve, sep } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
 import { startFaultServer } from '../../www/fault-server.mjs';
+import { installApp, launchChromium, packPackage, startVite, stopAll } from '../support.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const pkgDir = resolve(process.env.BUNDLERS_PKG_DIR ?? join(here, '../../pkg'));
@@ -29,113 +27,21 @@ const EXPECTED = { enabled: true, status: 200, title: 'Fault server video 101' }
 // The wasm's first bytes (\0asm) in base64, as a data: URL or inlined string would hold them.
 const INLINED_WASM = ['AGFzbQ', 'data:application/wasm'];
 
-let faults, browser, packDir, tarball, wasmBytes;
-/** Every child process started here (each the leader of its own process group). */
-const children = new Set();
+let faults, browser, packed, wasmBytes;
 
 before(async () => {
   wasmBytes = readFileSync(join(pkgDir, wasmName));
-  packDir = mkdtempSync(join(tmpdir(), 'pr-bundlers-pack-'));
-  const name = npm(['pack', '--silent', '--pack-destination', packDir], pkgDir).trim().split('\n').pop();
-  tarball = join(packDir, name);
+  packed = packPackage(pkgDir);
   faults = await startFaultServer({ port: 0 });
-  const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
-  await Promise.all([...children].map(stop));
+  await stopAll();
   await browser?.close();
   await faults?.close();
-  if (packDir) rmSync(packDir, { recursive: true, force: true });
+  packed?.remove();
 });
-
-/** Runs npm; its output goes to stderr (the test report stays on stdout). */
-function npm(args, cwd) {
-  return execFileSync('npm', [...args, '--no-audit', '--no-fund'], {
-    cwd, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
-
-/** The app's own dependencies (`npm ci` when node_modules is missing or older than the lockfile), then the tarball. */
-function install(app) {
-  const stamp = join(app, 'node_modules/.package-lock.json');
-  if (!existsSync(stamp) || statSync(join(app, 'package-lock.json')).mtimeMs > statSync(stamp).mtimeMs) {
-    process.stderr.write(npm(['ci'], app));
-  }
-  process.stderr.write(npm(['install', '--no-save', tarball], app));
-}
-
-/** A free port on 127.0.0.1 (Vite wants a number, not 0). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Stops a child and everything it started (its process group): SIGTERM, then SIGKILL after 5 s. */
-function stop(child) {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      children.delete(child);
-      return done();
-    }
-    const kill = (signal) => {
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    const timer = setTimeout(() => kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      children.delete(child);
-      done();
-    });
-    kill('SIGTERM');
-  });
-}
-
-/** Runs `vite <args>` in `app` on a free port; resolves { url, output, stop } once it listens. */
-async function startVite(app, args) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(app, 'node_modules/vite/bin/vite.js'), ...args,
-    '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
-    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  });
-  children.add(child);
-  let output = '';
-  try {
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`vite ${args.join(' ')} did not start in 30 s:\n${output}`)), 30_000);
-      const read = (chunk) => {
-        output += chunk;
-        if (output.includes(`127.0.0.1:${port}`)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on('data', read);
-      child.stderr.on('data', read);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`vite ${args.join(' ')} exited with ${code}:\n${output}`));
-      });
-    });
-  } catch (error) {
-    await stop(child);
-    throw error;
-  }
-  return { url: `http://127.0.0.1:${port}`, output: () => output, stop: () => stop(child) };
-}
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
 
@@ -247,7 +153,7 @@ function report(t, sizes) {
 for (const version of [6, 7]) {
   describe(`Vite ${version}`, { timeout: 600_000 }, () => {
     const app = join(here, `vite${version}`);
-    before(() => install(app));
+    before(() => installApp(app, packed.tarball, join(here, 'app.js')));
 
     test(`Vite ${version}: vite build + vite preview`, { timeout: 180_000 }, async (t) => {
       rmSync(join(app, 'dist'), { recursive: true, force: true });
@@ -280,7 +186,7 @@ for (const version of [6, 7]) {
 
 describe('webpack 5', { timeout: 600_000 }, () => {
   const app = join(here, 'webpack5');
-  before(() => install(app));
+  before(() => installApp(app, packed.tarball, join(here, 'app.js')));
 
   test('webpack 5: production build (entry + output only), static server', { timeout: 180_000 }, async (t) => {
     rmSync(join(app, 'dist'), { recursive: true, force: true });
@@ -302,7 +208,7 @@ describe('webpack 5', { timeout: 600_000 }, () => {
 
 describe('no bundler', () => {
   test('plain <script type="module"> importing pkg/index.js', { timeout: 120_000 }, async (t) => {
-    const server = await startStatic([['/pkg/', pkgDir], ['/', join(here, 'plain')]]);
+    const server = await startStatic([['/pkg/', pkgDir], ['/app/', resolve(here)], ['/', join(here, 'plain')]]);
     try {
       const loaded = await runApp(server.url, 'plain');
       t.diagnostic(`wasm fetched from ${loaded.wasmPath}`);

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
 import { startFaultServer } from '../../www/fault-server.mjs';
+import { launchChromium } from '../support.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -40,12 +39,7 @@ function startSite() {
 before(async () => {
   faults = await startFaultServer({ port: 0 });
   site = await startSite();
-  const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${site.address().port}/`);
 });

@@ -6,81 +6,28 @@
 // Run by `npm test` after `npm run build`: node --test tests/vite-react/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startFaultServer } from '../../www/fault-server.mjs';
+import { installApp, launchChromium, packPackage, startVite, stopAll } from '../support.mjs';
 
 const app = new URL('.', import.meta.url).pathname;
-const root = new URL('../../', import.meta.url).pathname;
-const vite = join(app, 'node_modules/vite/bin/vite.js');
-let faults, browser, packDir;
-
-/** The fixture's own dependencies (from its lockfile), then the packed package. */
-function install() {
-  const stamp = join(app, 'node_modules/.package-lock.json');
-  if (!existsSync(stamp) || statSync(join(app, 'package-lock.json')).mtimeMs > statSync(stamp).mtimeMs) {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: app, stdio: 'inherit' });
-  }
-  packDir = mkdtempSync(join(tmpdir(), 'pr-pack-'));
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: join(root, 'pkg') })
-    .toString().trim().split('\n').pop();
-  execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', join(packDir, tarball)], { cwd: app, stdio: 'inherit' });
-}
-
-/** A free port on 127.0.0.1 (Vite wants a number, not 0). */
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Runs `vite <command>` on a free port; resolves { url, stop } once it listens. */
-async function startVite(command) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [vite, ...command, '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
-    cwd: app, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vite ${command} did not start:\n${output}`)), 30_000);
-    const read = (chunk) => {
-      output += chunk;
-      if (output.includes(`127.0.0.1:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.on('exit', (code) => reject(new Error(`vite ${command} exited with ${code}:\n${output}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, output: () => output, stop: () => child.kill() };
-}
+let faults, browser, packed;
 
 before(async () => {
-  install();
-  execFileSync(process.execPath, [vite, 'build'], { cwd: app, stdio: 'inherit' });
+  packed = packPackage(join(app, '../../pkg'));
+  installApp(app, packed.tarball);
+  execFileSync(process.execPath, [join(app, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' });
   faults = await startFaultServer({ port: 0 });
-  const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
   // Chromium's default autoplay policy: the video plays with sound after a click.
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
+  await stopAll();
   await browser?.close();
   await faults?.close();
-  if (packDir) rmSync(packDir, { recursive: true, force: true });
+  packed?.remove();
 });
 
 /**
@@ -239,19 +186,19 @@ async function playerLifecycle(url, session) {
 }
 
 test('vite build + preview: StrictMode, fetch, video, re-renders and unmount', async () => {
-  const server = await startVite(['preview']);
+  const server = await startVite(app, ['preview']);
   try {
     await playerLifecycle(server.url, 'vite-build');
   } finally {
-    server.stop();
+    await server.stop();
   }
 });
 
 test('vite dev server (dependency optimiser): StrictMode, fetch, video, re-renders and unmount', async () => {
-  const server = await startVite(['--force']);
+  const server = await startVite(app, ['--force']);
   try {
     await playerLifecycle(server.url, 'vite-dev');
   } finally {
-    server.stop();
+    await server.stop();
   }
 });

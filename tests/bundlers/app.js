@@ -1,5 +1,7 @@
-// The whole app: the package imported by name, no config for it anywhere.
-// `?server=` is the fault server's session base URL.
+// The whole app, the same for every bundler: the package imported by name, no
+// config for it anywhere. bundlers.test.mjs copies it to each app's src/main.js;
+// the plain page maps the name with an import map. `?server=` is the fault
+// server's session base URL.
 import { createResilience } from 'player-resilience';
 
 const server = new URLSearchParams(location.search).get('server') ?? '';
