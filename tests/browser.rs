@@ -886,11 +886,7 @@ fn invalid_report_config_is_a_config_error_with_its_field() {
     let cases = [
         (r#"{"report":{}}"#, "report.url", "be given"),
         (r#"{"report":{"url":""}}"#, "report.url", "be a non-empty URL"),
-        (
-            r#"{"report":{"url":"/r?X-Plex-Token=SECRET"}}"#,
-            "report.url",
-            "not carry a secret (X-Plex-Token) in its query",
-        ),
+        (r#"{"report":{"url":"/r?X-Plex-Token=SECRET"}}"#, "report.url", "not carry a secret in its query"),
         (r#"{"report":{"url":"/r","maxPerMinute":0}}"#, "report.maxPerMinute", "be between 1 and 60"),
         (r#"{"report":{"url":"/r","pageId":"no spaces"}}"#, "report.pageId", "be 1 to 64 of A-Z, a-z, 0-9, - or _"),
         (r#"{"report":{"url":"/r","urls":[]}}"#, "report.urls", "be a known field"),

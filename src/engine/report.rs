@@ -10,7 +10,7 @@
 //! from an offset the caller sets ([`Reporter::set_wall_clock`]); the bucket runs
 //! on the engine's monotonic time.
 
-use super::reader::{whole_up_to, MAX_SAFE};
+use super::reader::{exact, whole_up_to, MAX_SAFE};
 use super::rng::Rng;
 use super::value::Value;
 use super::Millis;
@@ -23,7 +23,7 @@ pub const REPORT_VERSION: u32 = 1;
 const MAX_QUEUED: usize = 64;
 /// Counter names of [`Report::counts`], in order.
 pub const COUNT_NAMES: [&str; 6] = ["requests", "successes", "failures", "timeouts", "retries", "rejected"];
-/// Longest `service`, `page` or `mediaId` accepted from another tab.
+/// Longest `service`, `page` or `mediaId` (bytes) accepted from another tab.
 const MAX_TEXT: usize = 128;
 
 /// What a report is about.
@@ -74,12 +74,6 @@ impl ReportState {
             ReportState::Enter | ReportState::Exit => ReportEvent::Fallback,
         }
     }
-
-    fn parse(name: &str) -> Option<Self> {
-        [ReportState::Open, ReportState::Closed, ReportState::Enter, ReportState::Exit]
-            .into_iter()
-            .find(|s| s.as_str() == name)
-    }
 }
 
 /// One report: what the backend receives, as JSON text.
@@ -129,54 +123,47 @@ impl Report {
         fields
     }
 
-    /// Reads what [`Report::to_value`] wrote (a report forwarded by another tab),
-    /// strictly: `None` for unknown or missing fields, wrong types, an event that
-    /// does not match the state, or texts longer than 128 characters.
+    /// Reads a fallback report another tab forwarded, as [`Report::to_value`]
+    /// wrote it (only fallback reports are forwarded), strictly: `None` for
+    /// unknown or missing fields, wrong types, or empty texts or texts over 128
+    /// bytes.
     pub fn from_value(value: &Value) -> Option<Self> {
         const NAMES: [&str; 11] =
             ["type", "version", "event", "service", "state", "at", "since", "counts", "page", "mediaId", "suppressed"];
-        let Value::Object(fields) = value else { return None };
-        if fields.iter().any(|(key, _)| !NAMES.contains(&key.as_str())) {
+        let &[kind, version, event, service, state, at, since, counts, page, media, suppressed] =
+            exact(value, &NAMES)?.as_slice()
+        else {
             return None;
-        }
-        let text = |name: &str| match value.get(name) {
-            Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= MAX_TEXT => Some(s.clone()),
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) if !s.is_empty() && s.len() <= MAX_TEXT => Some(s.clone()),
             _ => None,
         };
-        let number = |v: Option<&Value>| v.and_then(|v| whole_up_to(v, MAX_SAFE));
-        if text("type").as_deref() != Some(REPORT_TYPE) || number(value.get("version")) != Some(REPORT_VERSION.into()) {
+        let number = |v: &Value| whole_up_to(v, MAX_SAFE);
+        let is = |v: &Value, expected: &str| matches!(v, Value::String(s) if s == expected);
+        if !is(kind, REPORT_TYPE) || number(version)? != u64::from(REPORT_VERSION) || !is(event, "fallback") {
             return None;
         }
-        let state = ReportState::parse(&text("state")?)?;
-        if text("event").as_deref() != Some(state.event().as_str()) {
+        let state = if is(state, "enter") {
+            ReportState::Enter
+        } else if is(state, "exit") {
+            ReportState::Exit
+        } else {
             return None;
-        }
-        let since = match value.get("since")? {
-            Value::Null => None,
-            v => Some(number(Some(v))?),
         };
-        let Some(Value::Object(count_fields)) = value.get("counts") else { return None };
-        let mut counts = [0; 6];
-        for (slot, name) in counts.iter_mut().zip(COUNT_NAMES) {
-            *slot = number(value.get("counts").and_then(|c| c.get(name)))?;
+        let mut numbers = [0; 6];
+        for (slot, v) in numbers.iter_mut().zip(exact(counts, &COUNT_NAMES)?) {
+            *slot = number(v)?;
         }
-        if count_fields.iter().any(|(key, _)| !COUNT_NAMES.contains(&key.as_str())) {
-            return None;
-        }
-        let media_id = match (value.get("mediaId"), state.event()) {
-            (None, ReportEvent::Breaker) => None,
-            (Some(_), ReportEvent::Fallback) => Some(text("mediaId")?),
-            _ => return None,
-        };
         Some(Self {
-            service: text("service")?,
+            service: text(service)?,
             state,
-            at: number(value.get("at"))?,
-            since,
-            counts,
-            page: text("page")?,
-            media_id,
-            suppressed: number(value.get("suppressed"))?,
+            at: number(at)?,
+            since: if matches!(since, Value::Null) { None } else { Some(number(since)?) },
+            counts: numbers,
+            page: text(page)?,
+            media_id: Some(text(media)?),
+            suppressed: number(suppressed)?,
         })
     }
 
@@ -280,8 +267,10 @@ impl Reporter {
     pub fn fallback(&mut self, now: Millis, service: Subject<'_>, media_id: &str, entered: bool, forward: bool) {
         let since = self.fallback_since.get_mut(service.index).and_then(|s| s.replace(now));
         let state = if entered { ReportState::Enter } else { ReportState::Exit };
-        let media: String = media_id.chars().take(MAX_TEXT).collect();
-        let media = if media.is_empty() { "unknown".to_owned() } else { media };
+        // At most 128 bytes, cut at a character boundary.
+        let cut = media_id.char_indices().map(|(i, _)| i).take_while(|i| *i <= MAX_TEXT).last().unwrap_or(0);
+        let media = media_id.get(..if media_id.len() <= MAX_TEXT { media_id.len() } else { cut }).unwrap_or_default();
+        let media = if media.is_empty() { "unknown" } else { media }.to_owned();
         let report = self.make(now, &service, state, since, Some(media));
         self.offer(now, report, forward);
     }
@@ -444,20 +433,25 @@ mod tests {
         };
         let json = report.to_value().to_json();
         assert_eq!(Report::from_value(&from_json_text(&json)), Some(report.clone()));
-        let breaker = Report { state: ReportState::Closed, media_id: None, since: None, ..report };
-        let good = breaker.to_value().to_json();
-        assert_eq!(Report::from_value(&from_json_text(&good)), Some(breaker));
+        let entered = Report { state: ReportState::Enter, since: None, ..report.clone() };
+        assert_eq!(Report::from_value(&entered.to_value()), Some(entered));
+        // Breaker reports are never forwarded, so never read.
+        let breaker = Report { state: ReportState::Closed, media_id: None, ..report };
+        assert_eq!(Report::from_value(&breaker.to_value()), None);
         let garbage = [
-            good.replace(r#""state":"closed""#, r#""state":"ajar""#),
-            good.replace(r#""event":"breaker""#, r#""event":"fallback""#),
-            good.replace(r#""version":1"#, r#""version":2"#),
-            good.replace(r#""at":10"#, r#""at":-10"#),
-            good.replace(r#""page":"p""#, r#""page":"""#),
-            good.replace(r#""page":"p""#, r#""url":"/x?X-Plex-Token=1""#),
-            good.replace(r#""rejected":6"#, r#""rejected":6,"extra":1"#),
-            good.replace(r#""suppressed":2"#, r#""suppressed":2,"mediaId":"m""#),
-            good.replace(r#","since":null"#, ""),
+            json.replace(r#""state":"exit""#, r#""state":"ajar""#),
+            json.replace(r#""state":"exit""#, r#""state":"open""#),
+            json.replace(r#""event":"fallback""#, r#""event":"breaker""#),
+            json.replace(r#""version":1"#, r#""version":2"#),
+            json.replace(r#""at":10"#, r#""at":-10"#),
+            json.replace(r#""page":"p""#, r#""page":"""#),
+            json.replace(r#""page":"p""#, &format!(r#""page":"{}""#, "p".repeat(129))),
+            json.replace(r#""page":"p""#, r#""url":"/x?X-Plex-Token=1""#),
+            json.replace(r#""rejected":6"#, r#""rejected":6,"extra":1"#),
+            json.replace(r#""rejected":6"#, r#""rejected":"6""#),
+            json.replace(r#","since":5"#, ""),
             json.replace(r#","mediaId":"m""#, ""),
+            json.replace(r#""type":"player-resilience.report""#, r#""type":"report""#),
             "null".into(),
         ];
         for text in garbage {
@@ -539,6 +533,10 @@ mod tests {
         }
         r.set_wall_clock(u64::MAX, 0);
         r.fallback(0, Subject { counts: [u64::MAX; 6], ..on(0, "plex") }, "", false, false);
+        // Long media ids are cut at a character boundary.
+        r.fallback(0, on(0, "plex"), &"é".repeat(100), true, true);
+        let media = drain(&mut r, 0).into_iter().rev().find_map(|d| sent(&d).media_id.clone()).unwrap();
+        assert_eq!(media, "é".repeat(64));
         let _ = r.poll_timeout();
     }
 

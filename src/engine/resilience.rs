@@ -1299,13 +1299,8 @@ mod tests {
         let json = open.to_value().to_json();
         assert!(json.starts_with(r#"{"type":"player-resilience.report","version":1,"event":"breaker","service":"plex","state":"open","at":1771200001002,"since":1771200000000,"counts":{"requests":3,"successes":0,"failures":3,"timeouts":0,"retries":0,"rejected":0},"page":"tab-a","suppressed":0}"#), "{json}");
         assert!(!json.contains("SECRET") && !json.contains("/api/"));
-        // Half-open says nothing; closed does.
-        let mut now = 1_002;
-        while engine.state(0) == Some(BreakerState::Open) {
-            now = engine.poll_timeout().unwrap();
-            let probe = engine.poll_probe(now).unwrap();
-            engine.probe_result(now, probe.service, Outcome::Status(200));
-        }
+        // Half-open says nothing; closed does, with `since` when half-open began.
+        let now = probe_to_half_open(&mut engine);
         assert_eq!(reports(&mut engine, now), vec![]);
         engine.reset(now + 1, "plex");
         let d = reports(&mut engine, now + 1);
@@ -1313,19 +1308,26 @@ mod tests {
         assert_eq!((closed.state, closed.since), (ReportState::Closed, Some(1_771_200_000_000 + now)));
         // A failed trial reopens from half-open: reported too.
         open_plex(&mut engine, now + 2);
-        engine.handle_timeout(now + 100_000);
-        let probe = engine.poll_probe(now + 100_000).unwrap();
-        engine.probe_result(now + 100_000, probe.service, Outcome::Status(200));
-        let probe = engine.poll_probe(engine.poll_timeout().unwrap());
-        let t = engine.poll_timeout().unwrap_or(now + 200_000);
-        if let Some(p) = probe {
-            engine.probe_result(t, p.service, Outcome::Status(200));
+        let now = probe_to_half_open(&mut engine);
+        assert_eq!(sent(&reports(&mut engine, now)), [("tab-a".to_string(), "open")]);
+        let Start::Send(trial) = engine.begin(now, "GET", "/api/v1/proxy/plex/library") else { panic!() };
+        engine.finish(now, trial.id, Report { outcome: Outcome::Status(503), retry_after: None, wall_clock_ms: 0 });
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        assert_eq!(sent(&reports(&mut engine, now)), [("tab-a".to_string(), "open")]);
+    }
+
+    /// Healthy probes until the plex breaker is half-open; the time it became so.
+    fn probe_to_half_open(engine: &mut Engine) -> Millis {
+        let mut now = 0;
+        while engine.state(0) == Some(BreakerState::Open) {
+            now = engine.poll_timeout().unwrap();
+            engine.handle_timeout(now);
+            if let Some(probe) = engine.poll_probe(now) {
+                engine.probe_result(now, probe.service, Outcome::Status(200));
+            }
         }
-        let _ = reports(&mut engine, t);
         assert_eq!(engine.state(0), Some(BreakerState::HalfOpen));
-        let Start::Send(trial) = engine.begin(t, "GET", "/api/v1/proxy/plex/library") else { panic!() };
-        engine.finish(t, trial.id, Report { outcome: Outcome::Status(503), retry_after: None, wall_clock_ms: 0 });
-        assert_eq!(sent(&reports(&mut engine, t)), [("tab-a".to_string(), "open")]);
+        now
     }
 
     #[test]

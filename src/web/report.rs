@@ -4,9 +4,8 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::browser::global_fetch;
+use super::browser::{global_fetch, quietly};
 
 /// POSTs `body` (JSON text) to `url` as `text/plain;charset=UTF-8`, a
 /// CORS-safelisted type, so a cross-origin beacon needs no preflight. Falls back to
@@ -21,8 +20,5 @@ pub fn send(url: &str, body: &str) {
     for (key, value) in [("method", JsValue::from_str("POST")), ("body", body.into()), ("keepalive", true.into())] {
         let _ = Reflect::set(&init, &key.into(), &value);
     }
-    let sent = global_fetch(&url.into(), &init);
-    spawn_local(async move {
-        let _ = JsFuture::from(sent).await;
-    });
+    quietly(global_fetch(&url.into(), &init));
 }

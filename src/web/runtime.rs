@@ -465,7 +465,8 @@ impl Core {
     /// open, or always when reporting (only the prober reports breakers).
     fn lease_due(&self) -> Option<Millis> {
         let leased = matches!(self.election, Some(Election::Lease(_)));
-        (leased && (self.any_open() || self.report_url.is_some())).then(|| self.lease_checked.map_or(0, |t| t.saturating_add(LEASE_RENEW_MS)))
+        (leased && (self.any_open() || self.report_url.is_some()))
+            .then(|| self.lease_checked.map_or(0, |t| t.saturating_add(LEASE_RENEW_MS)))
     }
 
     /// Claims or renews the prober lease if due, and probes only while holding it.

@@ -17,10 +17,10 @@ use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
-use super::browser::now;
+use super::browser::{now, quietly};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
@@ -492,9 +492,7 @@ impl Watch {
                 if play {
                     if let Ok(promise) = w.video.play() {
                         // A refused autoplay is the page's business; never an unhandled rejection.
-                        spawn_local(async move {
-                            let _ = JsFuture::from(promise).await;
-                        });
+                        quietly(promise);
                     }
                 }
             });
