@@ -434,7 +434,7 @@ impl Core {
     /// Drains the engine's reports: forwards go to the prober tab over the
     /// channel now; the JSON bodies to send are returned with the URL.
     fn dispatch_reports(&mut self, now: Millis) -> Option<(String, Vec<String>)> {
-        self.report_url.as_ref()?;
+        let url = self.report_url.clone()?;
         let mut bodies = Vec::new();
         while let Some(dispatch) = self.engine.poll_report(now) {
             match (dispatch, &self.channel) {
@@ -448,7 +448,6 @@ impl Core {
                 (Dispatch::Send(report) | Dispatch::Forward(report), _) => bodies.push(report.to_value().to_json()),
             }
         }
-        let url = self.report_url.clone().filter(|_| !bodies.is_empty())?;
         Some((url, bodies))
     }
 
