@@ -209,7 +209,7 @@ pub struct Reporter {
     /// When the last token came back (or the bucket was last full).
     refilled_at: Millis,
     /// Wall-clock time minus engine time.
-    wall_offset: i128,
+    wall_offset: i64,
     /// The latest report per service and event kind that found no token.
     held: Vec<Report>,
     ready: Vec<Dispatch>,
@@ -244,11 +244,12 @@ impl Reporter {
 
     /// Engine time `now` is wall-clock `wall_clock_ms` (Unix ms).
     pub fn set_wall_clock(&mut self, now: Millis, wall_clock_ms: u64) {
-        self.wall_offset = i128::from(wall_clock_ms) - i128::from(now);
+        // Both clocks fit 2^63 for millions of years: the casts are exact in practice.
+        self.wall_offset = (wall_clock_ms as i64).wrapping_sub(now as i64);
     }
 
     fn wall(&self, t: Millis) -> u64 {
-        u64::try_from((i128::from(t) + self.wall_offset).max(0)).unwrap_or(u64::MAX)
+        (t as i64).saturating_add(self.wall_offset).max(0) as u64
     }
 
     /// A breaker transition of `service` at `now`; a report is made for `open`
