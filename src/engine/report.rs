@@ -192,6 +192,15 @@ pub struct Subject<'a> {
     pub counts: [u64; 6],
 }
 
+impl Dispatch {
+    /// The report, to send or to forward.
+    pub fn report(&self) -> &Report {
+        match self {
+            Dispatch::Send(r) | Dispatch::Forward(r) => r,
+        }
+    }
+}
+
 /// A page id: 16 hex digits from the seeded RNG.
 pub fn page_id(rng: &mut Rng) -> String {
     let bits = rng.next_u64();
@@ -210,8 +219,9 @@ pub struct Reporter {
     refilled_at: Millis,
     /// Wall-clock time minus engine time.
     wall_offset: i64,
-    /// The latest report per service and event kind that found no token.
-    held: Vec<Report>,
+    /// The latest report per service and event kind that found no token (always
+    /// `Send`: one vector type, one copy of its code).
+    held: Vec<Dispatch>,
     ready: Vec<Dispatch>,
     /// Per service: when its breaker and its fallback entered their current state.
     breaker_since: Vec<Option<Millis>>,
@@ -308,14 +318,14 @@ impl Reporter {
             return push_bounded(&mut self.ready, Dispatch::Forward(report));
         }
         self.refill(now);
-        let held = self.held.iter().position(|h| h.key() == report.key());
+        let held = self.held.iter().position(|h| h.report().key() == report.key());
         match held.map(|i| self.held.remove(i)) {
             Some(old) => {
-                report.suppressed = report.suppressed.saturating_add(old.suppressed).saturating_add(1);
-                push_bounded(&mut self.held, report);
+                report.suppressed = report.suppressed.saturating_add(old.report().suppressed).saturating_add(1);
+                push_bounded(&mut self.held, Dispatch::Send(report));
             }
             None if self.take_token() => push_bounded(&mut self.ready, Dispatch::Send(report)),
-            None => push_bounded(&mut self.held, report),
+            None => push_bounded(&mut self.held, Dispatch::Send(report)),
         }
     }
 
@@ -355,7 +365,7 @@ impl Reporter {
         self.refill(now);
         while !self.held.is_empty() && self.take_token() {
             if let Some(report) = remove_first(&mut self.held) {
-                push_bounded(&mut self.ready, Dispatch::Send(report));
+                push_bounded(&mut self.ready, report);
             }
         }
     }
@@ -399,9 +409,7 @@ mod tests {
     }
 
     fn sent(d: &Dispatch) -> &Report {
-        match d {
-            Dispatch::Send(r) | Dispatch::Forward(r) => r,
-        }
+        d.report()
     }
 
     #[test]

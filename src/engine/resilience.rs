@@ -674,12 +674,10 @@ impl Engine {
     /// A video of `service` entered (`entered`) or left the fallback: a report.
     pub fn video_fallback(&mut self, now: Millis, service: usize, media_id: &str, entered: bool) {
         let forward = self.relay && !self.prober;
-        let Some(subject) = self.subject(service) else { return };
+        let (Some(reporter), Some(s)) = (&mut self.reporter, self.services.get(service)) else { return };
         let media = redact_url(media_id, &self.config.secrets);
-        let (name, counts) = (subject.0, subject.1);
-        if let Some(reporter) = &mut self.reporter {
-            reporter.fallback(now, Subject { index: service, name: &name, counts }, &media, entered, forward);
-        }
+        let subject = Subject { index: service, name: &s.name, counts: self.metrics.totals(service) };
+        reporter.fallback(now, subject, &media, entered, forward);
     }
 
     /// A report another tab forwarded (as [`ReportBody::to_value`] wrote it): the
@@ -706,13 +704,6 @@ impl Engine {
     /// The page id reports carry, when reporting.
     pub fn report_page(&self) -> Option<&str> {
         self.reporter.as_ref().map(Reporter::page)
-    }
-
-    /// A service's name and counters, for a report.
-    fn subject(&self, service: usize) -> Option<(String, [u64; 6])> {
-        let s = self.service(service)?;
-        self.reporter.as_ref()?;
-        Some((s.name.clone(), self.metrics.totals(service)))
     }
 
     /// A playback-level signal (fallback entered, video back) for a service's notices.
@@ -907,7 +898,7 @@ impl Engine {
         }
         let (name, videos) = (s.name.clone(), s.videos);
         self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
-        if let Some((_, counts)) = self.subject(service) {
+        if let Some(reporter) = &mut self.reporter {
             let state = match t.to {
                 BreakerState::Open => Some(ReportState::Open),
                 BreakerState::Closed => Some(ReportState::Closed),
@@ -915,9 +906,8 @@ impl Engine {
             };
             // Only the prober tab reports breakers; the others' changes reach it.
             let report = (self.prober || !self.relay) && !self.restoring;
-            if let Some(reporter) = &mut self.reporter {
-                reporter.breaker(now, Subject { index: service, name: &name, counts }, state, report);
-            }
+            let subject = Subject { index: service, name: &name, counts: self.metrics.totals(service) };
+            reporter.breaker(now, subject, state, report);
         }
         match t.to {
             BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),

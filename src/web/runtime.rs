@@ -305,7 +305,7 @@ impl Runtime {
     /// them back), or it forwards a report (the prober sends it).
     fn apply_remote(self: &Rc<Self>, data: &JsValue) {
         let message = to_value(data);
-        if message.get("type") == Some(&Value::String("report".into())) {
+        if matches!(message.get("type"), Some(Value::String(t)) if t == "report") {
             if let (Some(report), Ok(mut core)) = (message.get("report"), self.core.try_borrow_mut()) {
                 let now = now();
                 core.sync_wall_clock(now);
