@@ -899,3 +899,29 @@ fn invalid_report_config_is_a_config_error_with_its_field() {
         assert!(!text(&e, "message").contains("SECRET"), "{}", text(&e, "message"));
     }
 }
+
+#[wasm_bindgen_test]
+async fn without_web_locks_the_lease_holder_alone_reports() {
+    let case = Case::new("report-lease").await;
+    hide_web_locks(true);
+    let a = case.start(&case.reporting("tab-a", ""));
+    let b = case.start(&case.reporting("tab-b", ""));
+    hide_web_locks(false);
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let lease = format!("{}:prober", case.session);
+    wait_until("a lease", 2_000.0, || storage.get_item(&lease).unwrap().is_some()).await;
+    // Both open the breaker; only the lease holder reports it, once.
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &a).await;
+    let e = get(&b, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+    b.isolate("plex");
+    b.reset("plex");
+    let entries = case.reports_until(2, 3_000.0).await;
+    let pages: Vec<_> = summary(&entries).into_iter().map(|(page, _, _)| page).collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0], pages[1], "two tabs reported: {pages:?}");
+    assert_eq!(summary(&entries)[1].2, "closed");
+    a.dispose();
+    b.dispose();
+}
