@@ -279,8 +279,8 @@ impl Reporter {
         let since = self.fallback_since.get_mut(service.index).and_then(|s| s.replace(now));
         let state = if entered { ReportState::Enter } else { ReportState::Exit };
         // At most 128 bytes, cut at a character boundary.
-        let cut = media_id.char_indices().map(|(i, _)| i).take_while(|i| *i <= MAX_TEXT).last().unwrap_or(0);
-        let media = media_id.get(..if media_id.len() <= MAX_TEXT { media_id.len() } else { cut }).unwrap_or_default();
+        let end = (0..=MAX_TEXT.min(media_id.len())).rev().find(|i| media_id.is_char_boundary(*i)).unwrap_or(0);
+        let media = media_id.get(..end).unwrap_or_default();
         let media = if media.is_empty() { "unknown" } else { media }.to_owned();
         let report = self.make(now, &service, state, since, Some(media));
         self.offer(now, report, forward);
