@@ -319,7 +319,7 @@ impl Reporter {
         }
         self.refill(now);
         let held = self.held.iter().position(|h| h.report().key() == report.key());
-        match held.map(|i| self.held.remove(i)) {
+        match held.and_then(|i| remove_at(&mut self.held, i)) {
             Some(old) => {
                 report.suppressed = report.suppressed.saturating_add(old.report().suppressed).saturating_add(1);
                 push_bounded(&mut self.held, Dispatch::Send(report));
@@ -364,7 +364,7 @@ impl Reporter {
     pub fn handle_timeout(&mut self, now: Millis) {
         self.refill(now);
         while !self.held.is_empty() && self.take_token() {
-            if let Some(report) = remove_first(&mut self.held) {
+            if let Some(report) = remove_at(&mut self.held, 0) {
                 push_bounded(&mut self.ready, report);
             }
         }
@@ -373,19 +373,21 @@ impl Reporter {
     /// The next report to send or forward, if any.
     pub fn poll(&mut self, now: Millis) -> Option<Dispatch> {
         self.handle_timeout(now);
-        remove_first(&mut self.ready)
+        remove_at(&mut self.ready, 0)
     }
 }
 
+/// Appends `item`, dropping the oldest past [`MAX_QUEUED`].
 fn push_bounded<T>(items: &mut Vec<T>, item: T) {
     if items.len() >= MAX_QUEUED {
-        remove_first(items);
+        remove_at(items, 0);
     }
     items.push(item);
 }
 
-fn remove_first<T>(items: &mut Vec<T>) -> Option<T> {
-    (!items.is_empty()).then(|| items.remove(0))
+/// Removes and returns `items[index]`, if there is one (never panics).
+fn remove_at<T>(items: &mut Vec<T>, index: usize) -> Option<T> {
+    (index < items.len()).then(|| items.remove(index))
 }
 
 #[cfg(test)]
