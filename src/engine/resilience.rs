@@ -5,7 +5,8 @@
 //! does the I/O, reports what happened ([`Engine::finish`], [`Engine::probe_result`]),
 //! and sleeps until [`Engine::poll_timeout`], then calls [`Engine::handle_timeout`].
 //! Everything the user or the page should hear about comes out of
-//! [`Engine::poll_event`]. Time is always an argument; randomness comes from the
+//! [`Engine::poll_event`]; reports for the backend (when configured) out of
+//! [`Engine::poll_report`]. Time is always an argument; randomness comes from the
 //! seed given to [`Engine::new`].
 
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
