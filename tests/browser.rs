@@ -87,6 +87,28 @@ export function hideWebLocks(hidden) {
   if (hidden) Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
   else delete navigator.locks;
 }
+export async function lockHeld(name) {
+  const { held } = await navigator.locks.query();
+  return held.some((lock) => lock.name === name);
+}
+const sendBeacon = Navigator.prototype.sendBeacon;
+export function hideSendBeacon(hidden) {
+  Navigator.prototype.sendBeacon = hidden ? undefined : sendBeacon;
+}
+export function watchChannel(name) {
+  const seen = { types: [] };
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (e) => seen.types.push(e.data?.type);
+  seen.close = () => channel.close();
+  return seen;
+}
+export function fallbackOptions(src) {
+  return {
+    media: { id: 'gen-report', src },
+    thumbnailAt: (id, seconds) => `/nothing/${id}/${seconds}`,
+    sessionClock: () => performance.now() / 1000,
+  };
+}
 export function setOnline(online) {
   if (online) Object.defineProperty(Navigator.prototype, 'onLine', onLine);
   else Object.defineProperty(Navigator.prototype, 'onLine', { get: () => false, configurable: true });
@@ -110,6 +132,14 @@ extern "C" {
     fn fill_storage(full: bool);
     #[wasm_bindgen(js_name = setHidden)]
     fn set_hidden(hidden: bool);
+    #[wasm_bindgen(js_name = lockHeld)]
+    async fn lock_held(name: &str) -> JsValue;
+    #[wasm_bindgen(js_name = hideSendBeacon)]
+    fn hide_send_beacon(hidden: bool);
+    #[wasm_bindgen(js_name = watchChannel)]
+    fn watch_channel(name: &str) -> JsValue;
+    #[wasm_bindgen(js_name = fallbackOptions)]
+    fn fallback_options(src: &str) -> JsValue;
 }
 
 /// One test's fault-server session and storage key.
@@ -145,6 +175,59 @@ impl Case {
     fn start(&self, overrides: &str) -> Resilience {
         create_resilience(test_config(&self.base, &self.session, overrides)).expect("valid config")
     }
+
+    /// Overrides that report to this session's sink as page `page`, plus `more` fields.
+    fn reporting(&self, page: &str, more: &str) -> String {
+        let url = self.url("/api/v1/player/report");
+        format!(r#"{{"retry":{{"maxAttempts":1}},"report":{{"url":"{url}","pageId":"{page}"}}{more}}}"#)
+    }
+
+    /// What the report sink received: `{ t, contentType, report }` entries.
+    async fn reports(&self) -> Vec<JsValue> {
+        let list = control(SERVER, &format!("/__fault/reports?session={}", self.session)).await.expect("reports");
+        Array::from(&list).iter().collect()
+    }
+
+    /// Polls the sink until it holds `n` reports; fails after `limit_ms`.
+    async fn reports_until(&self, n: usize, limit_ms: f64) -> Vec<JsValue> {
+        let start = now();
+        loop {
+            let reports = self.reports().await;
+            if reports.len() >= n {
+                return reports;
+            }
+            assert!(
+                now() - start < limit_ms,
+                "{} of {n} reports after {limit_ms} ms: {:?}",
+                reports.len(),
+                summary(&reports)
+            );
+            TimeoutFuture::new(50).await;
+        }
+    }
+}
+
+/// Waits until some instance holds the Web Lock `name` (its prober lock).
+async fn wait_for_lock(name: &str) {
+    let started = now();
+    while !lock_held(name).await.is_truthy() {
+        assert!(now() - started < 2_000.0, "nobody took the lock {name}");
+        TimeoutFuture::new(20).await;
+    }
+}
+
+/// The report body of a sink entry.
+fn body(entry: &JsValue) -> JsValue {
+    field(entry, "report")
+}
+
+/// `(page, event, state)` of each sink entry.
+fn summary(entries: &[JsValue]) -> Vec<(String, String, String)> {
+    entries.iter().map(body).map(|b| (text(&b, "page"), text(&b, "event"), text(&b, "state"))).collect()
+}
+
+fn triple(page: &str, event: &str, state: &str) -> (String, String, String) {
+    (page.into(), event.into(), state.into())
 }
 
 /// Collects the events named `name` as they arrive.
@@ -662,4 +745,183 @@ async fn a_slow_request_gives_one_slow_notice_before_it_answers() {
     second.await.unwrap();
     assert_eq!(notices.borrow().len(), 1, "two slow requests must give one notice");
     r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn reports_reach_the_backend_once_per_breaker_transition_without_a_token() {
+    let case = Case::new("report").await;
+    let r = case.start(&case.reporting("tab-a", ""));
+    case.fault("route=identity&mode=unavailable").await;
+    case.fault("route=metadata&mode=bad-gateway").await;
+    for expected in ["RETRIES_EXHAUSTED", "RETRIES_EXHAUSTED", "BREAKER_OPEN"] {
+        let e = get(&r, &case.url("/api/v1/play/1?X-Plex-Token=SECRET")).await.unwrap_err();
+        assert_eq!(text(&e, "code"), expected);
+    }
+    let entries = case.reports_until(1, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-a", "breaker", "open")]);
+    assert_eq!(text(&entries[0], "contentType"), "text/plain;charset=UTF-8");
+    let open = body(&entries[0]);
+    assert_eq!(text(&open, "type"), "player-resilience.report");
+    assert_eq!(number(&open, "version"), 1.0);
+    assert_eq!(text(&open, "service"), "plex");
+    assert_eq!(number(&field(&open, "counts"), "failures"), 3.0);
+    assert_eq!(number(&field(&open, "counts"), "requests"), 3.0);
+    assert_eq!(number(&open, "suppressed"), 0.0);
+    let (at, since) = (number(&open, "at"), number(&open, "since"));
+    assert!((js_sys::Date::now() - at).abs() < 10_000.0, "at {at} is not wall-clock time");
+    assert!(since <= at, "since {since} after at {at}");
+    assert!(field(&open, "mediaId").is_undefined());
+
+    // The server is back: probes, a trial, closed: one more report.
+    case.fault("route=all&mode=healthy").await;
+    let states = record(&r, "state");
+    wait_until("half-open", 3_000.0, || has_state(&states, "halfOpen")).await;
+    get(&r, &case.url("/api/v1/play/1?X-Plex-Token=SECRET")).await.expect("the trial goes through");
+    let entries = case.reports_until(2, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-a", "breaker", "open"), triple("tab-a", "breaker", "closed")]);
+    assert!(number(&body(&entries[1]), "since") >= at, "closed: since is when half-open began, after the open");
+    let all = js_sys::JSON::stringify(&Array::from_iter(entries.iter())).unwrap().as_string().unwrap();
+    assert!(!all.contains("SECRET") && !all.contains("/api/v1/play"), "{all}");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn no_report_is_sent_without_report_config() {
+    let case = Case::new("no-report").await;
+    // An instance without `report` opens and closes its breaker...
+    let silent = create_resilience(test_config(
+        &case.base,
+        &format!("{}-silent", case.session),
+        r#"{"retry":{"maxAttempts":1}}"#,
+    ))
+    .expect("valid config");
+    let states = record(&silent, "state");
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &silent).await;
+    silent.reset("plex");
+    assert!(has_state(&states, "open") && has_state(&states, "closed"));
+    // ...then one with `report` (another storage key) closes its own: that one arrives alone.
+    let overrides = case.reporting("loud", "");
+    let loud_key = format!("{}-loud", case.session);
+    let loud = create_resilience(test_config(&case.base, &loud_key, &overrides)).expect("valid");
+    wait_for_lock(&format!("{loud_key}:prober")).await;
+    loud.isolate("plex");
+    loud.reset("plex");
+    let entries = case.reports_until(1, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("loud", "breaker", "closed")]);
+    silent.dispose();
+    loud.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn only_the_prober_tab_reports_breakers_and_adopts_the_others_changes() {
+    let case = Case::new("report-tabs").await;
+    let a = case.start(&case.reporting("tab-a", ""));
+    let b = case.start(&case.reporting("tab-b", ""));
+    wait_for_lock(&format!("{}:prober", case.session)).await;
+    // B (not the prober) opens the breaker; A adopts the change and reports it.
+    let a_states = record(&a, "state");
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &b).await;
+    wait_until("the prober to adopt the open breaker", 2_000.0, || has_state(&a_states, "open")).await;
+    let entries = case.reports_until(1, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-a", "breaker", "open")]);
+    // The prober's probes succeed, B's trial closes it, A adopts and reports that.
+    let b_states = record(&b, "state");
+    case.fault("route=all&mode=healthy").await;
+    wait_until("B to learn of the recovery", 4_000.0, || has_state(&b_states, "halfOpen")).await;
+    get(&b, &case.url("/api/v1/play/1")).await.expect("a trial goes through");
+    let entries = case.reports_until(2, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-a", "breaker", "open"), triple("tab-a", "breaker", "closed")]);
+    a.dispose();
+    b.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn a_non_prober_forwards_its_fallback_report_to_the_prober() {
+    let case = Case::new("report-fallback").await;
+    let a = case.start(&case.reporting("tab-a", ""));
+    let b = case.start(&case.reporting("tab-b", r#","playback":{"sourceRetries":0}"#));
+    wait_for_lock(&format!("{}:prober", case.session)).await;
+    let channel = watch_channel(&case.session);
+    // B (not the prober) plays a video whose source fails: no reload left, it falls back.
+    case.fault("route=video&mode=unavailable").await;
+    let fallback = record(&b, "fallback");
+    let document = web_sys::window().unwrap().document().unwrap();
+    let video = document.create_element("video").unwrap();
+    let handle = b.attach_video(video.into(), fallback_options(&case.url("/api/v1/proxy/plex/stream/gen-1"))).unwrap();
+    wait_until("the fallback", 10_000.0, || fallback.borrow().iter().any(|e| text(e, "type") == "enter")).await;
+    // B forwards its report over the channel; A sends it as B made it.
+    let entries = case.reports_until(1, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-b", "fallback", "enter")]);
+    let types = Array::from(&field(&channel, "types"));
+    assert!(types.iter().any(|t| t.as_string().as_deref() == Some("report")), "nothing forwarded over the channel");
+    let enter = body(&entries[0]);
+    assert_eq!(text(&enter, "mediaId"), "gen-report");
+    assert_eq!(text(&enter, "service"), "plex");
+    assert!(field(&enter, "since").is_null());
+    handle.dispose();
+    let close: Function = field(&channel, "close").unchecked_into();
+    close.call0(&channel).unwrap();
+    a.dispose();
+    b.dispose();
+}
+
+#[wasm_bindgen_test]
+async fn without_send_beacon_reports_go_by_keepalive_fetch() {
+    let case = Case::new("report-fetch").await;
+    hide_send_beacon(true);
+    let r = case.start(&case.reporting("tab-f", r#","persistence":{"enabled":false}"#));
+    r.isolate("plex");
+    r.reset("plex");
+    hide_send_beacon(false);
+    let entries = case.reports_until(1, 3_000.0).await;
+    assert_eq!(summary(&entries), [triple("tab-f", "breaker", "closed")]);
+    assert_eq!(text(&entries[0], "contentType"), "text/plain;charset=UTF-8");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
+fn invalid_report_config_is_a_config_error_with_its_field() {
+    let cases = [
+        (r#"{"report":{}}"#, "report.url", "be given"),
+        (r#"{"report":{"url":""}}"#, "report.url", "be a non-empty URL"),
+        (r#"{"report":{"url":"/r?X-Plex-Token=SECRET"}}"#, "report.url", "not carry a secret in its query"),
+        (r#"{"report":{"url":"/r","maxPerMinute":0}}"#, "report.maxPerMinute", "be between 1 and 60"),
+        (r#"{"report":{"url":"/r","pageId":"no spaces"}}"#, "report.pageId", "be 1 to 64 of A-Z, a-z, 0-9, - or _"),
+        (r#"{"report":{"url":"/r","urls":[]}}"#, "report.urls", "be a known field"),
+    ];
+    for (config, field_path, rule) in cases {
+        let e = create_resilience(js_sys::JSON::parse(config).unwrap()).err().expect("rejected");
+        assert_eq!(text(&e, "code"), "CONFIG");
+        assert_eq!(text(&e, "field"), field_path);
+        assert_eq!(text(&e, "rule"), rule);
+        assert!(!text(&e, "message").contains("SECRET"), "{}", text(&e, "message"));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn without_web_locks_the_lease_holder_alone_reports() {
+    let case = Case::new("report-lease").await;
+    hide_web_locks(true);
+    let a = case.start(&case.reporting("tab-a", ""));
+    let b = case.start(&case.reporting("tab-b", ""));
+    hide_web_locks(false);
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let lease = format!("{}:prober", case.session);
+    wait_until("a lease", 2_000.0, || storage.get_item(&lease).unwrap().is_some()).await;
+    // Both open the breaker; only the lease holder reports it, once.
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &a).await;
+    let e = get(&b, &case.url("/api/v1/play/1")).await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+    b.isolate("plex");
+    b.reset("plex");
+    let entries = case.reports_until(2, 3_000.0).await;
+    let pages: Vec<_> = summary(&entries).into_iter().map(|(page, _, _)| page).collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0], pages[1], "two tabs reported: {pages:?}");
+    assert_eq!(summary(&entries)[1].2, "closed");
+    a.dispose();
+    b.dispose();
 }

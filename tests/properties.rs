@@ -6,8 +6,9 @@ mod sim;
 
 use player_resilience::engine::breaker::{BreakerSnapshot, BreakerState};
 use player_resilience::engine::classify::Outcome;
-use player_resilience::engine::config::Config;
+use player_resilience::engine::config::{Config, ReportConfig};
 use player_resilience::engine::notify::Signal;
+use player_resilience::engine::report::Dispatch;
 use player_resilience::engine::resilience::{Engine, EngineSnapshot, Next, Report, RequestId, ServiceSnapshot, Start};
 use player_resilience::engine::value::Value;
 use player_resilience::engine::Millis;
@@ -122,6 +123,10 @@ enum Op {
     Reset(bool),
     Restore(u32, u64, Vec<(String, u8, u64, u32)>),
     Playback(u8),
+    Fallback(usize, String, bool),
+    Relay(bool),
+    RelayReport(Value),
+    WallClock(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -141,6 +146,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u32..3, any::<u64>(), proptest::collection::vec((prop_oneof![Just("plex".to_string()), Just("api".to_string()), ".{0,8}"], 0u8..4, any::<u64>(), any::<u32>()), 0..4))
             .prop_map(|(v, at, s)| Op::Restore(v, at, s)),
         1 => (0u8..7).prop_map(Op::Playback),
+        2 => (0usize..3, prop_oneof![Just("101".to_string()), Just("/m?X-Plex-Token=t".to_string()), ".{0,8}"], any::<bool>())
+            .prop_map(|(s, m, e)| Op::Fallback(s, m, e)),
+        1 => any::<bool>().prop_map(Op::Relay),
+        1 => json_like().prop_map(Op::RelayReport),
+        1 => any::<u64>().prop_map(Op::WallClock),
     ]
 }
 
@@ -160,7 +170,13 @@ proptest! {
     /// backwards), snapshots and toggles: the engine never panics, and every
     /// answer stays sane.
     #[test]
-    fn the_engine_never_panics(config in prop_oneof![config(), wild_config()], seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..120)) {
+    fn the_engine_never_panics(
+        mut config in prop_oneof![config(), wild_config()],
+        report in proptest::option::of((0u32..=70, proptest::option::of("[a-z]{1,8}"))),
+        seed in any::<u64>(),
+        ops in proptest::collection::vec(op(), 1..120),
+    ) {
+        config.report = report.map(|(max_per_minute, page_id)| ReportConfig { url: "/r".into(), max_per_minute, page_id });
         let mut engine = Engine::new(config, seed, 0);
         let mut now: Millis = 0;
         let mut ids: Vec<RequestId> = Vec::new();
@@ -214,6 +230,15 @@ proptest! {
                     let signal = [Signal::Slow, Signal::Retrying, Signal::Unavailable, Signal::Fallback, Signal::Recovered, Signal::Offline, Signal::Online][n as usize];
                     engine.playback_signal(now, n as usize % 3, signal);
                 }
+                Op::Fallback(service, media, entered) => engine.video_fallback(now, service, &media, entered),
+                Op::Relay(on) => engine.set_relay(on),
+                Op::RelayReport(value) => engine.relay_report(now, &value),
+                Op::WallClock(wall) => engine.set_wall_clock(now, wall),
+            }
+            // Reports carry no URL and no token.
+            while let Some(Dispatch::Send(r) | Dispatch::Forward(r)) = engine.poll_report(now) {
+                let json = r.to_value().to_json();
+                prop_assert!(!json.contains("X-Plex-Token=t") && !json.contains("/api/"), "{}", json);
             }
             // Acting on every due deadline always moves the next one into the
             // future: a driver sleeping until poll_timeout can never spin.
@@ -267,6 +292,10 @@ fn config_key() -> impl Strategy<Value = String> {
         "slow",
         "jitter",
         "factor",
+        "report",
+        "url",
+        "maxPerMinute",
+        "pageId",
         "x",
     ])
     .prop_map(String::from)

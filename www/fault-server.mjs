@@ -5,6 +5,10 @@
 // Browser tests use a session each (`/s/{session}/...`); a control API under
 // `/__fault/` switches the faults and reports counts and a request log.
 //
+// It is also the backend's report sink: `POST /s/{session}/api/v1/player/report`
+// stores the JSON the module's reports carry (never faulted: the backend is up
+// when the media server is not), and `/__fault/reports?session=S` lists them.
+//
 // Video: an id with its own `media/{id}.webm` gets that file; an id starting with
 // `gen-` gets 512 KiB of deterministic pseudo-random bytes (for byte-exact tests);
 // any other id gets `media/workout.webm`. Clip bodies are paced like a real server
@@ -43,6 +47,9 @@ const PACE_TICK_MS = 100;
 const WRITE_CHUNK = 16 * 1024;
 const LOG_LIMIT = 500;
 const MAX_CONTROL_BODY = 64 * 1024;
+const MAX_REPORT_BODY = 16 * 1024;
+const REPORT_LIMIT = 200;
+const REPORT_PATH = /^\/api\/v1\/player\/report$/;
 const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const SESSION_PREFIX = /^\/s\/([A-Za-z0-9_.-]{1,64})(\/.*)$/;
 const ID = '([A-Za-z0-9_-]+)'; // ids are sanitised by only matching these characters
@@ -298,8 +305,10 @@ function takeFault(session, route) {
 function newSession() {
   return {
     faults: Object.fromEntries(ROUTE_NAMES.map((r) => [r, HEALTHY])),
-    counts: Object.fromEntries([...ROUTE_NAMES, 'total'].map((r) => [r, 0])),
+    // `report` counts the report sink's POSTs; `total` only the media server's routes.
+    counts: Object.fromEntries([...ROUTE_NAMES, 'total', 'report'].map((r) => [r, 0])),
     log: [],
+    reports: [],
     inflight: new Set(),
     streams: new Set(),
     pacing: { ...DEFAULT_PACING },
@@ -454,6 +463,31 @@ export function createFaultHandler() {
     else send(res, req.method, reply, spec.deliver === 'half');
   }
 
+  // The report sink: stores `{ t, contentType, report }` for a POSTed JSON body
+  // (204), at most REPORT_LIMIT per session; 400 for a body that is not JSON.
+  async function serveReport(req, res, name) {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST, OPTIONS');
+      return send(res, req.method, jsonReply(405, { error: 'Method Not Allowed' }));
+    }
+    const session = sessionFor(name);
+    session.counts.report++;
+    let text = '';
+    for await (const part of req) {
+      text += part;
+      if (text.length > MAX_REPORT_BODY) return send(res, req.method, jsonReply(413, { error: 'report too large' }));
+    }
+    let report;
+    try {
+      report = JSON.parse(text);
+    } catch {
+      return send(res, req.method, jsonReply(400, { error: 'report is not valid JSON' }));
+    }
+    session.reports.push({ t: elapsed(), contentType: req.headers['content-type'] ?? null, report });
+    if (session.reports.length > REPORT_LIMIT) session.reports.shift();
+    res.writeHead(204).end();
+  }
+
   // ---- control API -------------------------------------------------------
 
   const CONTROL = {
@@ -494,6 +528,9 @@ export function createFaultHandler() {
     },
 
     counts: (p) => controlSession(p).counts,
+
+    // The reports the sink received, oldest first: [{ t, contentType, report }].
+    reports: (p) => controlSession(p).reports,
 
     state: (p) => stateOf(p.session, controlSession(p), elapsed()),
 
@@ -543,6 +580,7 @@ export function createFaultHandler() {
 
     const prefixed = SESSION_PREFIX.exec(url.pathname);
     const [name, prefix, rest] = prefixed ? [prefixed[1], `/s/${prefixed[1]}`, prefixed[2]] : ['default', '', url.pathname];
+    if (REPORT_PATH.test(rest)) return serveReport(req, res, name);
     for (const route of ROUTES) {
       const match = route.pattern.exec(rest);
       if (!match) continue;

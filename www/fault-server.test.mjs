@@ -478,7 +478,7 @@ test('counts per route, reset clears them', async () => {
   await get(`${p}/api/v1/proxy/plex/identity`);
   await get(`${p}/api/v1/unknown`);
   assert.deepEqual(await json(`/__fault/counts?session=${s}`), {
-    video: 1, transcode: 1, thumbnail: 2, poster: 1, metadata: 1, identity: 1, total: 7,
+    video: 1, transcode: 1, thumbnail: 2, poster: 1, metadata: 1, identity: 1, total: 7, report: 0,
   });
   await json(`/__fault/reset?session=${s}`);
   assert.equal((await json(`/__fault/counts?session=${s}`)).total, 0);
@@ -533,6 +533,47 @@ test('log: entries with t, route, method, status, mode; since filters; tokens re
   assert.doesNotMatch(JSON.stringify(log), /sekrit/);
   assert.equal(log[1].path, `/s/${s}/api/v1/proxy/plex/identity?x-plex-token=REDACTED&a=1`);
   assert.deepEqual(await json(`/__fault/log?session=${s}&since=${log[0].t}`), [log[1]]);
+});
+
+// ---- report sink -------------------------------------------------------------
+
+test('report sink: POSTed JSON is stored per session and listed; counted apart from total', async () => {
+  const s = newSession();
+  const report = { type: 'player-resilience.report', version: 1, event: 'breaker', service: 'plex', state: 'open' };
+  const res = await get(`/s/${s}/api/v1/player/report`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    body: JSON.stringify(report),
+  });
+  assert.equal(res.status, 204);
+  assert.equal(res.headers['access-control-allow-origin'], '*');
+  const listed = await json(`/__fault/reports?session=${s}`);
+  assert.equal(listed.length, 1);
+  assert.deepEqual(listed[0].report, report);
+  assert.equal(listed[0].contentType, 'text/plain;charset=UTF-8');
+  assert.equal(typeof listed[0].t, 'number');
+  const counts = await json(`/__fault/counts?session=${s}`);
+  assert.equal(counts.report, 1);
+  assert.equal(counts.total, 0, 'reports go to the backend, not the media server');
+  assert.deepEqual(await json(`/__fault/log?session=${s}`), []);
+  // Other sessions see nothing; a reset clears the list.
+  assert.deepEqual(await json(`/__fault/reports?session=${newSession()}`), []);
+  await json(`/__fault/reset?session=${s}`);
+  assert.deepEqual(await json(`/__fault/reports?session=${s}`), []);
+});
+
+test('report sink: not JSON is 400, GET is 405, and faults never touch it', async () => {
+  const s = newSession();
+  const path = `/s/${s}/api/v1/player/report`;
+  assert.equal((await get(path, { method: 'POST', body: '{nope' })).status, 400);
+  const res = await get(path);
+  assert.equal(res.status, 405);
+  assert.match(res.headers.allow, /POST/);
+  assert.equal((await get(path, { method: 'OPTIONS' })).status, 204);
+  await setFault(s, 'all', 'hang');
+  assert.equal((await get(path, { method: 'POST', body: '{"a":1}' })).status, 204);
+  assert.deepEqual((await json(`/__fault/reports?session=${s}`)).map((e) => e.report), [{ a: 1 }]);
+  assert.equal((await json(`/__fault/counts?session=${s}`)).report, 2);
 });
 
 // ---- command line ----------------------------------------------------------

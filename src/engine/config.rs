@@ -9,6 +9,7 @@
 use std::fmt;
 
 use super::reader::{error, items, one_of, string, strings, whole_u16, wrong, ObjectReader, Res};
+use super::redact::redact_url;
 use super::value::{format_number, Value};
 use super::Millis;
 
@@ -98,6 +99,9 @@ pub struct Config {
     /// Query parameters and headers that are secrets: redacted wherever a URL is
     /// reported, never stored. Compared case-insensitively.
     pub secrets: Vec<String>,
+    /// Reports of breaker and fallback changes to the backend; `None` (the
+    /// default): nothing is ever sent.
+    pub report: Option<ReportConfig>,
 }
 
 impl Default for Config {
@@ -135,6 +139,7 @@ impl Default for Config {
                 ClassRule { class: RequestClass::Video, matches: vec!["/proxy/plex/stream/".into()] },
             ],
             secrets: vec!["X-Plex-Token".into()],
+            report: None,
         }
     }
 }
@@ -192,6 +197,12 @@ impl Config {
             }
         }
         r.strings("secrets", &mut self.secrets)?;
+        if let Some((path, v)) = r.get("report") {
+            self.report = match v {
+                Value::Null => None,
+                v => Some(ReportConfig::read(ObjectReader::new(path, v)?)?),
+            };
+        }
         r.finish()
     }
 
@@ -225,7 +236,10 @@ impl Config {
                 return Err(fail("", &format!("secrets[{i}]"), "be non-empty", "\"\"".into()));
             }
         }
-        Ok(())
+        match &self.report {
+            Some(report) => report.check("report", &self.secrets),
+            None => Ok(()),
+        }
     }
 
     /// The timeout for a request class.
@@ -838,6 +852,56 @@ impl PersistenceConfig {
     }
 }
 
+/// Reports to the backend (see [`super::report`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// Where reports are sent (`navigator.sendBeacon`); required. No secret in its query.
+    pub url: String,
+    /// The rate limit: a token bucket of this many reports, one back every
+    /// `60 / max_per_minute` seconds.
+    pub max_per_minute: u32,
+    /// The page's id in reports; `None`: 16 random hex digits.
+    pub page_id: Option<String>,
+}
+
+impl ReportConfig {
+    fn read(mut r: ObjectReader<'_>) -> Res<Self> {
+        let (path, v) = r.need("url")?;
+        let mut c = Self { url: string(path, v)?, max_per_minute: 6, page_id: None };
+        r.u32("maxPerMinute", &mut c.max_per_minute)?;
+        if let Some((path, v)) = r.get("pageId") {
+            c.page_id = Some(string(path, v)?);
+        }
+        r.finish()?;
+        Ok(c)
+    }
+
+    fn check(&self, p: &str, secrets: &[String]) -> Res<()> {
+        if self.url.trim().is_empty() {
+            return Err(fail(p, "url", "be a non-empty URL", Value::from(self.url.as_str()).to_json()));
+        }
+        // Redaction changes only a URL that carries a secret (the fragment aside).
+        let redacted = redact_url(&self.url, secrets);
+        if redacted != redact_url(&self.url, &[]) {
+            return Err(fail(p, "url", "not carry a secret in its query", Value::from(redacted).to_json()));
+        }
+        range(p, "maxPerMinute", self.max_per_minute.into(), 1, 60)?;
+        if let Some(id) = &self.page_id {
+            let ok =
+                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(fail(
+                    p,
+                    "pageId",
+                    "be 1 to 64 of A-Z, a-z, 0-9, - or _",
+                    Value::from(id.as_str()).to_json(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -989,6 +1053,55 @@ mod tests {
         for (json, message) in cases {
             assert_eq!(parse(json).unwrap_err().to_string(), message, "{json}");
         }
+    }
+
+    #[test]
+    fn report_is_off_by_default_and_read_with_its_defaults() {
+        assert_eq!(Config::default().report, None);
+        assert_eq!(parse(r#"{"report":null}"#).unwrap().report, None);
+        let c = parse(r#"{"report":{"url":"/api/v1/player/report"}}"#).unwrap();
+        let expected = ReportConfig { url: "/api/v1/player/report".into(), max_per_minute: 6, page_id: None };
+        assert_eq!(c.report, Some(expected));
+        let c = parse(r#"{"report":{"url":"https://b/r?a=1","maxPerMinute":60,"pageId":"kiosk-1_A"}}"#).unwrap();
+        assert_eq!(c.report.as_ref().map(|r| (r.max_per_minute, r.page_id.as_deref())), Some((60, Some("kiosk-1_A"))));
+    }
+
+    #[test]
+    fn invalid_report_configs_name_the_field_and_never_show_a_secret() {
+        let cases = [
+            (r#"{"report":{}}"#, "report.url must be given, got nothing"),
+            (r#"{"report":"/r"}"#, r#"report must be an object, got "/r""#),
+            (r#"{"report":{"url":" "}}"#, r#"report.url must be a non-empty URL, got " ""#),
+            (r#"{"report":{"url":5}}"#, "report.url must be a string, got 5"),
+            (
+                r#"{"report":{"url":"/r?a=1&X-Plex-Token=SECRET"}}"#,
+                r#"report.url must not carry a secret in its query, got "/r?a=1&X-Plex-Token=REDACTED""#,
+            ),
+            (
+                r#"{"secrets":["sig"],"report":{"url":"/r?SIG=SECRET"}}"#,
+                r#"report.url must not carry a secret in its query, got "/r?SIG=REDACTED""#,
+            ),
+            (r#"{"report":{"url":"/r","maxPerMinute":0}}"#, "report.maxPerMinute must be between 1 and 60, got 0"),
+            (r#"{"report":{"url":"/r","maxPerMinute":61}}"#, "report.maxPerMinute must be between 1 and 60, got 61"),
+            (
+                r#"{"report":{"url":"/r","pageId":""}}"#,
+                r#"report.pageId must be 1 to 64 of A-Z, a-z, 0-9, - or _, got """#,
+            ),
+            (
+                r#"{"report":{"url":"/r","pageId":"a b"}}"#,
+                r#"report.pageId must be 1 to 64 of A-Z, a-z, 0-9, - or _, got "a b""#,
+            ),
+            (r#"{"report":{"url":"/r","beacon":true}}"#, "report.beacon must be a known field, got true"),
+        ];
+        for (json, message) in cases {
+            let e = parse(json).unwrap_err();
+            assert_eq!(e.to_string(), message, "{json}");
+            assert!(!e.to_string().contains("SECRET"));
+        }
+        let long = format!(r#"{{"report":{{"url":"/r","pageId":"{}"}}}}"#, "a".repeat(65));
+        assert_eq!(parse(&long).unwrap_err().field, "report.pageId");
+        // A secret in the fragment or the path is not sent as a query parameter.
+        assert!(parse(r#"{"report":{"url":"/r/X-Plex-Token#X-Plex-Token=1"}}"#).is_ok());
     }
 
     #[test]

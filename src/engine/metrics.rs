@@ -316,6 +316,19 @@ impl Metrics {
         row.since = now;
     }
 
+    /// A service's counters over all classes: requests, successes, failures,
+    /// timeouts, retries, rejected (zeros for an unknown service).
+    pub fn totals(&self, service: usize) -> [u64; 6] {
+        let mut t = [0u64; 6];
+        for c in self.services.get(service).map_or(&[][..], |row| &row.classes[..]) {
+            let add = [c.requests, c.successes, c.failures, c.timeouts, c.retries, c.rejected];
+            for (sum, n) in t.iter_mut().zip(add) {
+                *sum = sum.saturating_add(n);
+            }
+        }
+        t
+    }
+
     /// Unhealthy / (healthy + unhealthy) results over all classes; 0.0 with no
     /// results or an unknown service.
     pub fn error_rate(&self, service: usize) -> f64 {

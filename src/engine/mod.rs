@@ -17,6 +17,7 @@
 //! | user notices | [`notify`] |
 //! | the playback session (stall, fallback, resume) | [`playback`] |
 //! | counters, latency histogram, time in state | [`metrics`] |
+//! | reports to the backend, rate-limited | [`report`] |
 //! | secret redaction | [`redact`] |
 //! | seeded jitter | [`rng`] |
 //! | the engine that drives them all | [`resilience`] |
@@ -33,6 +34,7 @@ pub mod playback;
 pub mod probe;
 mod reader;
 pub mod redact;
+pub mod report;
 pub mod resilience;
 pub mod retry;
 pub mod retry_after;

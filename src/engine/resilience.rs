@@ -5,7 +5,8 @@
 //! does the I/O, reports what happened ([`Engine::finish`], [`Engine::probe_result`]),
 //! and sleeps until [`Engine::poll_timeout`], then calls [`Engine::handle_timeout`].
 //! Everything the user or the page should hear about comes out of
-//! [`Engine::poll_event`]. Time is always an argument; randomness comes from the
+//! [`Engine::poll_event`]; reports for the backend (when configured) out of
+//! [`Engine::poll_report`]. Time is always an argument; randomness comes from the
 //! seed given to [`Engine::new`].
 
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
@@ -17,6 +18,7 @@ use super::notify::{Notice, Notifier, Signal};
 use super::probe::{ProbeProgress, ProbeSchedule, ProbeTrigger};
 use super::reader::{exact, whole_up_to, MAX_SAFE};
 use super::redact::redact_url;
+use super::report::{page_id, Dispatch, Report as ReportBody, ReportState, Reporter, Subject};
 use super::retry::{GiveUp, RetryDecision, RetryState};
 use super::retry_after::parse_retry_after;
 use super::rng::Rng;
@@ -330,6 +332,12 @@ pub struct Engine {
     next_id: u64,
     online: bool,
     prober: bool,
+    /// Reports to the backend, when configured.
+    reporter: Option<Reporter>,
+    /// Another tab can take this tab's reports (a channel exists).
+    relay: bool,
+    /// Restoring persisted state: its transitions are not news, so not reported.
+    restoring: bool,
 }
 
 impl Engine {
@@ -350,11 +358,19 @@ impl Engine {
             })
             .collect::<Vec<_>>();
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        let mut rng = Rng::new(seed);
+        let reporter = config.report.as_ref().map(|r| {
+            let page = r.page_id.clone().unwrap_or_else(|| page_id(&mut rng));
+            Reporter::new(page, r.max_per_minute, names.len(), now)
+        });
         Self {
             budget: RetryBudget::new(&config.budget),
             notifier: Notifier::new(&config.notices),
             metrics: Metrics::new(&names, now),
-            rng: Rng::new(seed),
+            rng,
+            reporter,
+            relay: false,
+            restoring: false,
             services,
             requests: Vec::new(),
             events: Vec::new(),
@@ -513,12 +529,17 @@ impl Engine {
             .min();
         let probes = self.services.iter().filter_map(|s| s.probes.next_due()).min();
         let breakers = self.services.iter().filter_map(|s| s.breaker.next_deadline()).min();
-        [slow, probes, breakers].into_iter().flatten().min()
+        let reports = self.reporter.as_ref().and_then(Reporter::poll_timeout);
+        [slow, probes, breakers, reports].into_iter().flatten().min()
     }
 
     /// Acts on every deadline that has passed: "slow" notices for requests still
-    /// waiting past the soft deadline, and timer-driven breaker recovery.
+    /// waiting past the soft deadline, timer-driven breaker recovery, and held
+    /// reports whose token came back.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if let Some(reporter) = &mut self.reporter {
+            reporter.handle_timeout(now);
+        }
         let slow_ms = self.config.timeouts.slow_ms;
         let mut slow_services = Vec::new();
         for r in self.requests.iter_mut().filter(|r| !r.slow_signalled) {
@@ -635,6 +656,57 @@ impl Engine {
         }
     }
 
+    /// Engine time `now` is wall-clock `wall_clock_ms` (Unix ms): reports are dated
+    /// with it. Call it at start and now and then (the two clocks drift).
+    pub fn set_wall_clock(&mut self, now: Millis, wall_clock_ms: u64) {
+        if let Some(reporter) = &mut self.reporter {
+            reporter.set_wall_clock(now, wall_clock_ms);
+        }
+    }
+
+    /// Whether another tab can take this tab's reports (the tabs share a channel).
+    /// With one, only the prober tab reports breakers, and the others forward their
+    /// fallback reports to it ([`Dispatch::Forward`]); without (the default), this
+    /// tab reports everything itself.
+    pub fn set_relay(&mut self, relay: bool) {
+        self.relay = relay;
+    }
+
+    /// A video of `service` entered (`entered`) or left the fallback: a report.
+    pub fn video_fallback(&mut self, now: Millis, service: usize, media_id: &str, entered: bool) {
+        let forward = self.relay && !self.prober;
+        let (Some(reporter), Some(s)) = (&mut self.reporter, self.services.get(service)) else { return };
+        let media = redact_url(media_id, &self.config.secrets);
+        let subject = Subject { index: service, name: &s.name, counts: self.metrics.totals(service) };
+        reporter.fallback(now, subject, &media, entered, forward);
+    }
+
+    /// A report another tab forwarded (as [`ReportBody::to_value`] wrote it): the
+    /// prober passes it through its rate limit; other tabs, and reports that are
+    /// not well-formed or name an unknown service, are ignored.
+    pub fn relay_report(&mut self, now: Millis, report: &Value) {
+        if !self.prober {
+            return;
+        }
+        let Some(report) = ReportBody::from_value(report) else { return };
+        if self.service_index(&report.service).is_none() {
+            return;
+        }
+        if let Some(reporter) = &mut self.reporter {
+            reporter.relay(now, report);
+        }
+    }
+
+    /// The next report to send to `report.url`, or to forward to the prober tab.
+    pub fn poll_report(&mut self, now: Millis) -> Option<Dispatch> {
+        self.reporter.as_mut()?.poll(now)
+    }
+
+    /// The page id reports carry, when reporting.
+    pub fn report_page(&self) -> Option<&str> {
+        self.reporter.as_ref().map(Reporter::page)
+    }
+
     /// A playback-level signal (fallback entered, video back) for a service's notices.
     pub fn playback_signal(&mut self, now: Millis, service: usize, signal: Signal) {
         let name = self.service_name(service);
@@ -707,7 +779,10 @@ impl Engine {
     /// Adopts a stored or shared snapshot, minus the time that has passed since it
     /// was taken. Services it names that the config doesn't have are ignored.
     pub fn restore(&mut self, snapshot: &EngineSnapshot, now: Millis, wall_clock_ms: u64) -> Result<(), RestoreError> {
-        self.apply(snapshot, now, wall_clock_ms, false)
+        self.restoring = true;
+        let restored = self.apply(snapshot, now, wall_clock_ms, false);
+        self.restoring = false;
+        restored
     }
 
     /// Adopts another live tab's breakers, like [`Engine::restore`], except that a
@@ -824,6 +899,17 @@ impl Engine {
         }
         let (name, videos) = (s.name.clone(), s.videos);
         self.push(Event::State { service: name.clone(), from: t.from, to: t.to, at: t.at });
+        if let Some(reporter) = &mut self.reporter {
+            let state = match t.to {
+                BreakerState::Open => Some(ReportState::Open),
+                BreakerState::Closed => Some(ReportState::Closed),
+                BreakerState::HalfOpen | BreakerState::Isolated => None,
+            };
+            // Only the prober tab reports breakers; the others' changes reach it.
+            let report = (self.prober || !self.relay) && !self.restoring;
+            let subject = Subject { index: service, name: &name, counts: self.metrics.totals(service) };
+            reporter.breaker(now, subject, state, report);
+        }
         match t.to {
             BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
             BreakerState::Closed if videos > 0 => {}
@@ -910,6 +996,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::report::{Dispatch, ReportState};
     use crate::engine::value::{any_value, from_json_text};
     use proptest::prelude::*;
 
@@ -1142,6 +1229,176 @@ mod tests {
         // Then B's own timer changes nothing more, so there is nothing to send back
         b.handle_timeout(30_001);
         assert_eq!(shared(&mut b, 30_001), None);
+    }
+
+    fn reporting(page: &str) -> Engine {
+        let mut config = Config::default();
+        config.report = Some(crate::engine::config::ReportConfig {
+            url: "/api/v1/player/report".into(),
+            max_per_minute: 6,
+            page_id: Some(page.into()),
+        });
+        let mut engine = Engine::new(config, 1, 0);
+        engine.set_wall_clock(0, 1_771_200_000_000);
+        engine
+    }
+
+    /// Opens plex with three 502s on URLs carrying a token.
+    fn open_plex(engine: &mut Engine, now: Millis) {
+        for i in 0..3 {
+            let url = "/api/v1/proxy/plex/library?X-Plex-Token=SECRET";
+            let Start::Send(attempt) = engine.begin(now + i, "POST", url) else { panic!() };
+            let report = Report { outcome: Outcome::Status(502), retry_after: None, wall_clock_ms: 0 };
+            engine.finish(now + i, attempt.id, report);
+        }
+    }
+
+    fn reports(engine: &mut Engine, now: Millis) -> Vec<Dispatch> {
+        std::iter::from_fn(|| engine.poll_report(now)).collect()
+    }
+
+    fn sent(dispatches: &[Dispatch]) -> Vec<(String, &'static str)> {
+        dispatches
+            .iter()
+            .filter_map(|d| match d {
+                Dispatch::Send(r) => Some((r.page.clone(), r.to_value().get("state").map(Value::to_json)?)),
+                Dispatch::Forward(_) => None,
+            })
+            .map(|(page, state)| (page, if state == "\"open\"" { "open" } else { "other" }))
+            .collect()
+    }
+
+    #[test]
+    fn without_report_config_nothing_is_reported() {
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        open_plex(&mut engine, 0);
+        engine.video_fallback(10, 0, "101", true);
+        assert_eq!(engine.poll_report(10), None);
+        assert_eq!(engine.report_page(), None);
+        let probe_due = engine.poll_timeout().unwrap();
+        engine.handle_timeout(probe_due);
+        assert_eq!(engine.poll_report(probe_due), None);
+    }
+
+    #[test]
+    fn one_report_per_breaker_transition_with_counts_and_no_token() {
+        let mut engine = reporting("tab-a");
+        open_plex(&mut engine, 1_000);
+        let d = reports(&mut engine, 1_002);
+        assert_eq!(d.len(), 1);
+        let Dispatch::Send(open) = &d[0] else { panic!() };
+        let json = open.to_value().to_json();
+        assert!(json.starts_with(r#"{"type":"player-resilience.report","version":1,"event":"breaker","service":"plex","state":"open","at":1771200001002,"since":1771200000000,"counts":{"requests":3,"successes":0,"failures":3,"timeouts":0,"retries":0,"rejected":0},"page":"tab-a","suppressed":0}"#), "{json}");
+        assert!(!json.contains("SECRET") && !json.contains("/api/"));
+        // Half-open says nothing; closed does, with `since` when half-open began.
+        let now = probe_to_half_open(&mut engine);
+        assert_eq!(reports(&mut engine, now), vec![]);
+        engine.reset(now + 1, "plex");
+        let d = reports(&mut engine, now + 1);
+        let Some(Dispatch::Send(closed)) = d.first() else { panic!("{d:?}") };
+        assert_eq!((closed.state, closed.since), (ReportState::Closed, Some(1_771_200_000_000 + now)));
+        // A failed trial reopens from half-open: reported too.
+        open_plex(&mut engine, now + 2);
+        let now = probe_to_half_open(&mut engine);
+        assert_eq!(sent(&reports(&mut engine, now)), [("tab-a".to_string(), "open")]);
+        let Start::Send(trial) = engine.begin(now, "GET", "/api/v1/proxy/plex/library") else { panic!() };
+        engine.finish(now, trial.id, Report { outcome: Outcome::Status(503), retry_after: None, wall_clock_ms: 0 });
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        assert_eq!(sent(&reports(&mut engine, now)), [("tab-a".to_string(), "open")]);
+    }
+
+    /// Healthy probes until the plex breaker is half-open; the time it became so.
+    fn probe_to_half_open(engine: &mut Engine) -> Millis {
+        let mut now = 0;
+        while engine.state(0) == Some(BreakerState::Open) {
+            now = engine.poll_timeout().unwrap();
+            engine.handle_timeout(now);
+            if let Some(probe) = engine.poll_probe(now) {
+                engine.probe_result(now, probe.service, Outcome::Status(200));
+            }
+        }
+        assert_eq!(engine.state(0), Some(BreakerState::HalfOpen));
+        now
+    }
+
+    #[test]
+    fn only_the_prober_reports_breakers_and_adopting_reports_the_others_changes() {
+        // Given two tabs sharing a channel; B is not the prober
+        let (mut a, mut b) = (reporting("tab-a"), reporting("tab-b"));
+        a.set_relay(true);
+        b.set_relay(true);
+        b.set_prober(0, false);
+        // When B's requests open the breaker, B reports nothing; A adopts it and reports
+        open_plex(&mut b, 0);
+        assert_eq!(reports(&mut b, 10), vec![]);
+        a.adopt(&shared(&mut b, 10).unwrap(), 10, 10).unwrap();
+        assert_eq!(sent(&reports(&mut a, 10)), [("tab-a".to_string(), "open")]);
+        // And a restored (persisted) state is not news
+        let mut c = reporting("tab-c");
+        c.restore(&a.snapshot(20, 20), 20, 20).unwrap();
+        assert_eq!(c.state(0), Some(BreakerState::Open));
+        assert_eq!(reports(&mut c, 20), vec![]);
+        // Without a channel, a non-prober reports its own changes
+        let mut d = reporting("tab-d");
+        d.set_prober(0, false);
+        open_plex(&mut d, 0);
+        assert_eq!(sent(&reports(&mut d, 10)), [("tab-d".to_string(), "open")]);
+    }
+
+    #[test]
+    fn a_non_prober_forwards_its_fallback_and_the_prober_sends_it_within_its_limit() {
+        let (mut a, mut b) = (reporting("tab-a"), reporting("tab-b"));
+        a.set_relay(true);
+        b.set_relay(true);
+        b.set_prober(0, false);
+        b.set_wall_clock(0, 1_771_200_000_500);
+        b.video_fallback(1_000, 0, "101?X-Plex-Token=SECRET", true);
+        let d = reports(&mut b, 1_000);
+        let [Dispatch::Forward(forwarded)] = &d[..] else { panic!("{d:?}") };
+        let value = forwarded.to_value();
+        assert!(!value.to_json().contains("SECRET"));
+        // Other non-probers ignore it; the prober sends it as it was made
+        let mut c = reporting("tab-c");
+        c.set_prober(0, false);
+        c.relay_report(1_001, &value);
+        assert_eq!(reports(&mut c, 1_001), vec![]);
+        a.relay_report(1_001, &value);
+        let d = reports(&mut a, 1_001);
+        let [Dispatch::Send(r)] = &d[..] else { panic!("{d:?}") };
+        assert_eq!(
+            (r.page.as_str(), r.media_id.as_deref(), r.at),
+            ("tab-b", Some("101?X-Plex-Token=REDACTED"), 1_771_200_001_500)
+        );
+        // Garbage, unknown services and an exhausted budget: nothing gets through at once
+        a.relay_report(1_002, &Value::Null);
+        let mut ghost = value.clone();
+        if let Value::Object(fields) = &mut ghost {
+            fields.retain(|(k, _)| k != "service");
+            fields.push(("service".into(), "ghost".into()));
+        }
+        a.relay_report(1_002, &ghost);
+        assert_eq!(reports(&mut a, 1_002), vec![]);
+        for _ in 0..10 {
+            a.relay_report(1_003, &value);
+        }
+        assert_eq!(reports(&mut a, 1_003).len(), 5, "six tokens a minute");
+        let due = a.poll_timeout().unwrap();
+        assert!(due > 1_003);
+        let d = reports(&mut a, due);
+        let [Dispatch::Send(merged)] = &d[..] else { panic!("{d:?}") };
+        assert_eq!(merged.suppressed, 4);
+    }
+
+    #[test]
+    fn fallback_reports_in_a_prober_have_since_and_media() {
+        let mut engine = reporting("tab-a");
+        engine.video_fallback(1_000, 0, "101", true);
+        engine.video_fallback(9_000, 0, "101", false);
+        engine.video_fallback(9_000, 42, "101", false); // unknown service
+        let d = reports(&mut engine, 9_000);
+        let states: Vec<_> =
+            d.iter().filter_map(|d| if let Dispatch::Send(r) = d { Some((r.state, r.since)) } else { None }).collect();
+        assert_eq!(states, [(ReportState::Enter, None), (ReportState::Exit, Some(1_771_200_001_000))]);
     }
 
     proptest! {

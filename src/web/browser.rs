@@ -46,6 +46,14 @@ pub fn is_visible() -> bool {
     web_sys::window().and_then(|w| w.document()).map_or(true, |d| d.visibility_state() != VisibilityState::Hidden)
 }
 
+/// Lets `promise` settle unobserved: a rejection is expected and not an error (one
+/// copy of this future in the wasm for every such promise).
+pub fn quietly(promise: js_sys::Promise) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    });
+}
+
 /// A delay for `setTimeout`, which takes at most 2^31 - 1 ms.
 pub fn timer_ms(ms: Millis) -> u32 {
     ms.min(i32::MAX as Millis) as u32

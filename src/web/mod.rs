@@ -14,6 +14,7 @@ mod convert;
 mod errors;
 mod fetch;
 mod listeners;
+mod report;
 mod runtime;
 mod storage;
 mod tabs;

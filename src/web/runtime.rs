@@ -18,10 +18,12 @@ use super::attempt::send;
 use super::browser::{is_online, is_visible, now, seed, timer_ms, wall_clock};
 use super::convert::{to_js, to_value};
 use super::listeners::Listeners;
+use super::report;
 use super::storage::Store;
 use super::tabs::{Channel, Election, LEASE_RENEW_MS};
 use crate::engine::breaker::BreakerState;
 use crate::engine::config::Config;
+use crate::engine::report::Dispatch;
 use crate::engine::resilience::{Engine, EngineSnapshot, Event, Probe};
 use crate::engine::value::Value;
 use crate::engine::Millis;
@@ -70,6 +72,8 @@ struct Core {
     remote: bool,
     metrics_dirty: bool,
     metrics_sent: Option<Millis>,
+    /// Where reports go; `None`: nothing is reported.
+    report_url: Option<String>,
     disposed: bool,
 }
 
@@ -79,7 +83,11 @@ impl Runtime {
     pub fn start(config: Config) -> Result<Rc<Self>, JsValue> {
         let now = now();
         let persistence = config.persistence.clone();
+        let report_url = config.report.as_ref().map(|r| r.url.clone());
         let mut engine = Engine::new(config, seed(), now);
+        if report_url.is_some() {
+            engine.set_wall_clock(now, wall_clock());
+        }
         let store = persistence.enabled.then(|| Store::open(&persistence.key));
         if let Some(stored) = store.as_ref().and_then(Store::load) {
             // Corrupt, foreign, stale or future records are ignored.
@@ -110,6 +118,7 @@ impl Runtime {
                 remote: false,
                 metrics_dirty: false,
                 metrics_sent: None,
+                report_url,
                 disposed: false,
             }),
         });
@@ -129,6 +138,8 @@ impl Runtime {
                 // Granted asynchronously; until then another tab may be probing.
                 core.engine.set_prober(now, false);
             }
+            // With a channel, the prober tab reports for all; without, each tab itself.
+            core.engine.set_relay(channel.is_some());
             core.channel = channel;
             core.election = election;
             core.page_listeners = page_listeners;
@@ -190,7 +201,9 @@ impl Runtime {
         let out = {
             let mut core = self.core.try_borrow_mut().ok()?;
             core.metrics_dirty = true;
-            act(&mut core.engine, now())
+            let now = now();
+            core.sync_wall_clock(now);
+            act(&mut core.engine, now)
         };
         self.settle();
         Some(out)
@@ -273,6 +286,7 @@ impl Runtime {
                 return;
             }
             let now = now();
+            core.sync_wall_clock(now);
             core.engine.handle_timeout(now);
             core.claim_lease(now);
             let mut probes = Vec::new();
@@ -287,9 +301,19 @@ impl Runtime {
         self.settle();
     }
 
-    /// Another tab's breakers changed: adopt them without echoing them back.
+    /// Another tab's message: its breakers changed (adopt them without echoing
+    /// them back), or it forwards a report (the prober sends it).
     fn apply_remote(self: &Rc<Self>, data: &JsValue) {
-        let Some(snapshot) = to_value(data).get("snapshot").and_then(EngineSnapshot::from_value) else {
+        let message = to_value(data);
+        if matches!(message.get("type"), Some(Value::String(t)) if t == "report") {
+            if let (Some(report), Ok(mut core)) = (message.get("report"), self.core.try_borrow_mut()) {
+                let now = now();
+                core.sync_wall_clock(now);
+                core.engine.relay_report(now, report);
+            }
+            return self.settle();
+        }
+        let Some(snapshot) = message.get("snapshot").and_then(EngineSnapshot::from_value) else {
             return;
         };
         if let Ok(mut core) = self.core.try_borrow_mut() {
@@ -307,6 +331,7 @@ impl Runtime {
     fn settle(self: &Rc<Self>) {
         let now = now();
         let mut calls: Vec<Delivery> = Vec::new();
+        let beacons;
         {
             let Ok(mut core) = self.core.try_borrow_mut() else {
                 return;
@@ -338,6 +363,7 @@ impl Runtime {
                 core.persist(now);
                 core.share(now, &shared);
             }
+            beacons = core.dispatch_reports(now);
             if core.metrics_due().is_some_and(|due| due <= now) {
                 core.metrics_dirty = false;
                 core.metrics_sent = Some(now);
@@ -349,6 +375,11 @@ impl Runtime {
                 calls.extend(core.listeners.of("metrics").into_iter().map(|f| Delivery::Js(f, payload.clone())));
             }
             self.rearm(&mut core, now);
+        }
+        if let Some((url, bodies)) = beacons {
+            for body in bodies {
+                report::send(&url, &body);
+            }
         }
         for delivery in calls {
             match delivery {
@@ -393,6 +424,33 @@ impl Core {
         channel.post(&message);
     }
 
+    /// Keeps report times in wall-clock time (the two clocks drift apart).
+    fn sync_wall_clock(&mut self, now: Millis) {
+        if self.report_url.is_some() {
+            self.engine.set_wall_clock(now, wall_clock());
+        }
+    }
+
+    /// Drains the engine's reports: forwards go to the prober tab over the
+    /// channel now; the JSON bodies to send are returned with the URL.
+    fn dispatch_reports(&mut self, now: Millis) -> Option<(String, Vec<String>)> {
+        let url = self.report_url.clone()?;
+        let mut bodies = Vec::new();
+        while let Some(dispatch) = self.engine.poll_report(now) {
+            match (dispatch, &self.channel) {
+                (Dispatch::Forward(report), Some(channel)) => {
+                    let message = Object::new();
+                    let _ = Reflect::set(&message, &"type".into(), &"report".into());
+                    let _ = Reflect::set(&message, &"report".into(), &to_js(&report.to_value()));
+                    channel.post(&message);
+                }
+                // No channel after all: this tab sends it.
+                (Dispatch::Send(report) | Dispatch::Forward(report), _) => bodies.push(report.to_value().to_json()),
+            }
+        }
+        Some((url, bodies))
+    }
+
     /// When the next metrics event is due, if anyone listens and anything changed.
     fn metrics_due(&self) -> Option<Millis> {
         (self.metrics_dirty && self.listeners.any("metrics"))
@@ -403,10 +461,12 @@ impl Core {
         (0..self.engine.config().services.len()).any(|i| self.engine.state(i) == Some(BreakerState::Open))
     }
 
-    /// When a lease election next claims or renews the lease: while a breaker is open.
+    /// When a lease election next claims or renews the lease: while a breaker is
+    /// open, or always when reporting (only the prober reports breakers).
     fn lease_due(&self) -> Option<Millis> {
         let leased = matches!(self.election, Some(Election::Lease(_)));
-        (leased && self.any_open()).then(|| self.lease_checked.map_or(0, |t| t.saturating_add(LEASE_RENEW_MS)))
+        (leased && (self.any_open() || self.report_url.is_some()))
+            .then(|| self.lease_checked.map_or(0, |t| t.saturating_add(LEASE_RENEW_MS)))
     }
 
     /// Claims or renews the prober lease if due, and probes only while holding it.

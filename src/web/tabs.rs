@@ -97,9 +97,7 @@ fn request_lock(name: &str, on_elected: impl FnOnce() + 'static) -> Option<Elect
     let pending = request.call3(&locks, &name.into(), &options, &granted).ok()?;
     // Cancelling a queued request rejects it; that is expected, not an error.
     if let Ok(pending) = pending.dyn_into::<Promise>() {
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = wasm_bindgen_futures::JsFuture::from(pending).await;
-        });
+        super::browser::quietly(pending);
     }
     Some(Election::Lock { cancel, release })
 }

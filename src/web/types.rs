@@ -73,6 +73,43 @@ export interface ResilienceConfig {
   classes?: { class: RequestClass; match: string[] }[];
   /** Query parameters and headers that are secrets (default ["X-Plex-Token"]). */
   secrets?: string[];
+  /** Reports of breaker and fallback changes to the backend. Absent (the default): nothing is ever sent. */
+  report?: ReportConfig;
+}
+
+/** Where reports go, and how often. */
+export interface ReportConfig {
+  /** The backend's endpoint, POSTed with navigator.sendBeacon. Required; no secret (`secrets`) in its query. */
+  url: string;
+  /** The rate limit: this many at once, then one every 60 / maxPerMinute s. 1 to 60, default 6. */
+  maxPerMinute?: number;
+  /** This page's id in reports: 1 to 64 of A-Z, a-z, 0-9, - or _. Default: 16 random hex digits. */
+  pageId?: string;
+}
+
+/**
+ * What `report.url` receives: JSON text, sent as `text/plain;charset=UTF-8`. It
+ * holds no URL and no secret. Only one tab per origin (the prober) sends them.
+ */
+export interface ReportBody {
+  type: "player-resilience.report";
+  version: 1;
+  event: "breaker" | "fallback";
+  service: string;
+  /** `open` / `closed` for a breaker, `enter` / `exit` for the fallback. */
+  state: "open" | "closed" | "enter" | "exit";
+  /** When, Unix ms. */
+  at: number;
+  /** When the previous state began (Unix ms), as the page saw it; null if it did not. */
+  since: number | null;
+  /** The service's counters since the page started. */
+  counts: { requests: number; successes: number; failures: number; timeouts: number; retries: number; rejected: number };
+  /** The id of the page that saw it (`report.pageId`). */
+  page: string;
+  /** The media, for a fallback report. */
+  mediaId?: string;
+  /** Reports merged into this one by the rate limit (the latest per service and event wins). */
+  suppressed: number;
 }
 
 /** Stable error codes. `LOAD`: the wasm could not load here (the instance is a pass-through). */

@@ -6,6 +6,9 @@
 //   config=JSON    overrides merged into createResilience({ enabled: true, ...overrides })
 //   resume=stopped resume the video where it stopped instead of at the workout's time
 //
+// Reports to the backend go to the fault server's sink for this session
+// (`report.url` = /s/NAME/api/v1/player/report); the panel lists what it received.
+//
 // For end-to-end tests: window.demo = { r, video, clock, switchMedia, setFault, events, ... }.
 
 import { createResilience } from '/pkg/index.js';
@@ -138,7 +141,9 @@ if (overrides) {
       { name: 'plex', match: ['/api/v1/proxy/plex/', '/api/v1/display/plex/'], probeUrl: `${PREFIX}/api/v1/proxy/plex/identity`, breaker: { failureThreshold: 3 } },
       { name: 'api', match: ['/api/v1/'] },
     ];
-    r = createResilience({ enabled: true, services, ...overrides });
+    // Breaker and fallback reports go to the backend's sink (the fault server, per session).
+    const report = { url: `${PREFIX}/api/v1/player/report` };
+    r = createResilience({ enabled: true, services, report, ...overrides });
     await r.ready; // an invalid config rejects it
   } catch (err) {
     configError = { code: err.code, field: err.field, rule: err.rule, message: err.message };
@@ -415,6 +420,28 @@ function renderBreakers() {
   $('#breakers').innerHTML = rows.join('') || `<tr><td colspan="6" class="muted">${r ? 'no services' : 'module not started'}</td></tr>`;
 }
 
+// What the backend's report sink received for this session, newest first.
+let reports = [];
+const REPORT_LINES = 8;
+function renderReports(list) {
+  const fresh = list.slice(reports.length);
+  reports = list;
+  for (const { report: b } of fresh) {
+    log('report', `${b.event} ${b.service} ${b.state}${b.mediaId ? ` (${b.mediaId})` : ''}${b.suppressed ? `, ${b.suppressed} merged` : ''}`, b.state === 'closed' || b.state === 'exit' ? 'good' : 'warn');
+  }
+  $('#report-count').textContent = String(list.length);
+  $('#reports').innerHTML =
+    list
+      .slice(-REPORT_LINES)
+      .reverse()
+      .map(({ report: b }) => {
+        const at = new Date(b.at).toLocaleTimeString();
+        const merged = b.suppressed ? ` <i>+${b.suppressed} merged</i>` : '';
+        return `<li><time>${escapeHtml(at)}</time><b>${escapeHtml(b.event)}</b><span>${escapeHtml(b.service)} ${escapeHtml(b.state)}${b.mediaId ? ` · ${escapeHtml(b.mediaId)}` : ''} · page ${escapeHtml(b.page)}${merged}</span></li>`;
+      })
+      .join('') || `<li class="muted">${r ? 'none yet: reports come on breaker and fallback changes' : 'module not started'}</li>`;
+}
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -449,6 +476,8 @@ async function pollServer() {
     ['video', 'metadata', 'thumbnail', 'poster', 'identity', 'total']
       .map((route) => `<span>${route} <b>${counts[route] ?? 0}</b></span>`)
       .join('');
+
+  renderReports(await control('reports'));
 
   const entries = await control('log', logSince === null ? '' : `&since=${logSince}`);
   for (const e of entries) {
@@ -507,6 +536,9 @@ window.demo = {
   error: configError,
   get media() {
     return current;
+  },
+  get reports() {
+    return reports;
   },
   removeToasts,
 };

@@ -17,10 +17,10 @@ use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
-use super::browser::now;
+use super::browser::{now, quietly};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
@@ -292,7 +292,7 @@ impl Watch {
             (st.hook.take(), st.service.take(), st.fallback.take())
         };
         if let Some(fallback) = fallback {
-            self.drop_fallback(fallback);
+            self.drop_fallback(fallback, service);
         }
         if let Some(id) = hook {
             self.runtime.remove_hook(id);
@@ -492,9 +492,7 @@ impl Watch {
                 if play {
                     if let Ok(promise) = w.video.play() {
                         // A refused autoplay is the page's business; never an unhandled rejection.
-                        spawn_local(async move {
-                            let _ = JsFuture::from(promise).await;
-                        });
+                        quietly(promise);
                     }
                 }
             });
@@ -587,23 +585,34 @@ impl Watch {
             st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false, retry_at });
         }
         self.emit("enter", None);
+        let service = self.state.try_borrow().ok().and_then(|st| st.service);
+        self.report(service, true);
         self.show_frame();
     }
 
     /// Hides the fallback, if shown.
     fn leave_fallback(&self) {
-        let fallback = self.st().and_then(|mut st| st.fallback.take());
-        if let Some(fallback) = fallback {
-            self.drop_fallback(fallback);
+        let taken = self.st().and_then(|mut st| Some((st.fallback.take()?, st.service)));
+        if let Some((fallback, service)) = taken {
+            self.drop_fallback(fallback, service);
         }
     }
 
-    fn drop_fallback(&self, fallback: Fallback) {
+    fn drop_fallback(&self, fallback: Fallback, service: Option<usize>) {
         if let Some(url) = &fallback.url {
             let _ = Url::revoke_object_url(url);
         }
         drop(fallback);
         self.emit("exit", None);
+        self.report(service, false);
+    }
+
+    /// Tells the engine the video entered or left the fallback (for `report`).
+    fn report(&self, service: Option<usize>, entered: bool) {
+        let media = self.media_id().unwrap_or_default();
+        if let Some(service) = service {
+            self.runtime.engine(|e, now| e.video_fallback(now, service, &media, entered));
+        }
     }
 
     /// In the fallback with the breaker closed, nothing else would bring the video
