@@ -91,7 +91,8 @@ export async function startVite(app, args) {
   const port = await freePort();
   const child = spawn(process.execPath, [join(app, 'node_modules/vite/bin/vite.js'), ...args,
     '--port', String(port), '--strictPort', '--host', '127.0.0.1'], {
-    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    // Plain text: Vite colours its output under CI=true (the port in bold), even into a pipe.
+    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, NO_COLOR: '1' },
   });
   children.add(child);
   let output = '';
@@ -99,7 +100,7 @@ export async function startVite(app, args) {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`vite ${args.join(' ')} did not start in 30 s:\n${output}`)), 30_000);
       const read = (chunk) => {
-        output += chunk;
+        output += String(chunk).replace(/\x1b\[[0-9;]*m/g, '');
         if (output.includes(`127.0.0.1:${port}`)) {
           clearTimeout(timer);
           resolve();
