@@ -337,3 +337,59 @@ test('the instance\'s dispose also stops its watched videos: no interval left', 
     }`);
   assert.deepEqual(result, { watching: 1, after: 0 });
 });
+
+/**
+ * Sets up a page button that attaches a video (no autoplay attribute) and then
+ * runs `then(video)` in the same click, as a player does after loading an item:
+ * with sound and the default autoplay policy, the click is the user's gesture.
+ */
+async function attachOnClick(session, then) {
+  await page.evaluate(async ([base, then]) => {
+    const api = await import('/pkg/index.js');
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    await r.ready;
+    const video = document.createElement('video');
+    const button = document.createElement('button');
+    button.textContent = 'play';
+    button.onclick = () => {
+      window.handle = r.attachVideo(video, {
+        media: { id: '7', src: base + '/api/v1/proxy/plex/stream/7' }, thumbnailAt: () => '', sessionClock: () => 0,
+      });
+      new Function('video', then)(video);
+    };
+    document.body.append(video, button);
+    window.cleanup = () => { window.handle.dispose(); r.dispose(); video.remove(); button.remove(); };
+  }, [`${faults.url}/s/${session}`, then]);
+  await page.click('button');
+}
+
+test('play() called right after attachVideo, during the source check, plays: its promise resolves', async () => {
+  await attachOnClick('play-now', `
+    video.play().then(() => (window.played = 'resolved'), (e) => (window.played = e.name + ': ' + e.message));`);
+  try {
+    const result = await page.waitForFunction(() => {
+      const video = document.querySelector('video');
+      return window.played && { played: window.played, paused: video.paused, muted: video.muted };
+    }, null, { timeout: 15_000, polling: 100 });
+    assert.deepEqual(await result.jsonValue(), { played: 'resolved', paused: false, muted: false });
+  } finally {
+    await page.evaluate(() => window.cleanup());
+  }
+});
+
+test('pause() after that play(), once the source is set but before it can play, is honoured', async () => {
+  await attachOnClick('pause-now', `
+    video.play().catch(() => {});
+    video.addEventListener('loadstart', () => video.pause(), { once: true });  // src set, no metadata yet
+    video.addEventListener('canplay', () => (window.canplay = true), { once: true });`);
+  try {
+    // By canplay, a play() of the module's own (made at loadedmetadata) would have run.
+    const result = await page.waitForFunction(() => {
+      const video = document.querySelector('video');
+      return window.canplay && { paused: video.paused, currentTime: video.currentTime };
+    }, null, { timeout: 15_000, polling: 100 });
+    assert.deepEqual(await result.jsonValue(), { paused: true, currentTime: 0 });
+  } finally {
+    await page.evaluate(() => window.cleanup());
+  }
+});

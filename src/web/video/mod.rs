@@ -475,8 +475,18 @@ impl Watch {
     }
 
     /// Sets the element's source; once its metadata is in, seeks to `at_s` and
-    /// plays if `play`; once it can play, tells the session model.
+    /// plays if `play`; once it can play, tells the session model. A `play()` the
+    /// page made meanwhile (during the source check) is its own: never paused (that
+    /// would reject its promise), and left to the page, so a `pause()` it makes
+    /// before the metadata is in is honoured too.
     fn set_source(self: &Rc<Self>, src: &str, at_s: f64, play: bool) {
+        let page_plays = !self.video.paused();
+        let play = play || page_plays;
+        if play {
+            if let Some(mut st) = self.st() {
+                st.playback.expect_playing(true);
+            }
+        }
         let weak = Rc::downgrade(self);
         let seek = EventListener::once(&self.video, "loadedmetadata", move |_| {
             with(&weak, |w| {
@@ -489,7 +499,7 @@ impl Watch {
                 if at > 0.0 {
                     w.video.set_current_time(at);
                 }
-                if play {
+                if play && !page_plays {
                     if let Ok(promise) = w.video.play() {
                         // A refused autoplay is the page's business; never an unhandled rejection.
                         quietly(promise);
