@@ -18,6 +18,13 @@
 //! - **Fallback** ends only through [`Playback::on_breaker_closed`]; samples are
 //!   ignored while in it (the source is gone; the overlay shows thumbnails).
 //! - Non-finite `currentTime` is "no information": never progress, never a jump.
+//! - **A hidden page is not a stall.** Samples taken while the page is hidden, and
+//!   the first after a gap longer than `stall_ms` (timers throttled in a background
+//!   tab, a page back from the bfcache), restart the watch: only time watched in
+//!   the open counts.
+//! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
+//!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
+//!   its end: [`PlaybackAction::Ended`] once, never a reload.
 
 use super::config::{PlaybackConfig, ResumeAt};
 use super::Millis;
@@ -30,6 +37,8 @@ const MAX_RATE: f64 = 4.0;
 const JUMP_SLACK_S: f64 = 1.0;
 /// A seek may wait this many stall times for data before its wait counts as a stall.
 const SEEK_GRACE: Millis = 4;
+/// Parked this close (seconds) to the duration, the video is at its end.
+pub const END_SLACK_S: f64 = 0.5;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +64,10 @@ pub struct VideoSample {
     pub ended: bool,
     /// `seeking`.
     pub seeking: bool,
+    /// `duration`, seconds (NaN or infinite when unknown).
+    pub duration_s: f64,
+    /// The page is hidden (its timers throttled; the person is not watching).
+    pub hidden: bool,
 }
 
 /// What the web layer should do.
@@ -80,6 +93,8 @@ pub enum PlaybackAction {
     },
     /// The video is healthy again.
     Recovered,
+    /// The video is parked at its end without `ended`: tell the page it ended.
+    Ended,
 }
 
 /// The playback session model (see the module docs).
@@ -104,6 +119,10 @@ pub struct Playback {
     /// Since when the element has reported `seeking`.
     seeking_since: Option<Millis>,
     reloads: u32,
+    /// When the last sample was taken, to tell a throttled gap.
+    sampled_at: Option<Millis>,
+    /// `Ended` was returned for the current stop at the end.
+    end_reported: bool,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -127,6 +146,8 @@ impl Playback {
             was_playing: false,
             seeking_since: None,
             reloads: 0,
+            sampled_at: None,
+            end_reported: false,
         }
     }
 
@@ -185,6 +206,14 @@ impl Playback {
         if let Some(t) = time {
             self.last = Some((t, now));
         }
+        let gap = self.sampled_at.is_some_and(|at| now.saturating_sub(at) > self.stall_ms);
+        self.sampled_at = Some(now);
+        if s.hidden || gap {
+            // Throttled timers or a page back from the bfcache: no evidence either way.
+            self.seeking_since = None;
+            self.rewatch(now);
+            return None;
+        }
         if s.seeking && !s.paused && !s.ended {
             let since = *self.seeking_since.get_or_insert(now);
             if now.saturating_sub(since) >= self.stall_ms.saturating_mul(SEEK_GRACE) {
@@ -214,9 +243,17 @@ impl Playback {
             return None;
         }
         if delta < MIN_PROGRESS_S {
+            let at_end = finite_non_negative(s.duration_s).is_some_and(|d| d > 0.0 && t >= d - END_SLACK_S);
+            if at_end && self.health == VideoHealth::Healthy {
+                self.rewatch(now);
+                let first = !self.end_reported;
+                self.end_reported = true;
+                return first.then_some(PlaybackAction::Ended);
+            }
             return self.check_stall(now);
         }
         // Progress.
+        self.end_reported = false;
         self.stopped_at_s = t;
         self.rewatch(now);
         match self.health {
@@ -370,7 +407,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn playing(t: f64) -> VideoSample {
-        VideoSample { current_time_s: t, paused: false, ended: false, seeking: false }
+        VideoSample {
+            current_time_s: t,
+            paused: false,
+            ended: false,
+            seeking: false,
+            duration_s: f64::NAN,
+            hidden: false,
+        }
     }
 
     fn paused(t: f64) -> VideoSample {
@@ -664,9 +708,47 @@ mod tests {
         assert_eq!(fine.thumbnail_offset_ms(7.6), 7_500);
     }
 
+    #[test]
+    fn a_hidden_page_and_a_throttled_gap_are_not_stalls() {
+        // Given a video playing smoothly up to 10 s,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        // when the page is hidden for a minute and currentTime does not move,
+        let hidden = VideoSample { hidden: true, ..playing(10.0) };
+        assert!(hold(&mut p, 10_250, 70_000, hidden).is_empty());
+        // then nothing is a stall; back in view, only 1.2 s watched in the open is.
+        assert!(hold(&mut p, 70_250, 71_000, playing(10.0)).is_empty());
+        assert_eq!(p.sample(71_200, playing(10.0)), Some(PlaybackAction::Stalled));
+
+        // Given another session, when the timer sleeps 30 s (bfcache, throttling),
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(40_000, playing(10.0)), None);
+        // then the first sample after the gap restarts the watch; playback resumes.
+        assert_eq!(p.sample(40_250, playing(10.25)), None);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+    }
+
+    #[test]
+    fn parked_at_its_end_without_ended_is_the_end_not_a_stall() {
+        // Given a 12 s video played to 11.8 s, where it stops without `ended`
+        // (a zero-byte trailing fragment),
+        let mut p = Playback::new(&PlaybackConfig::default());
+        let at = |t: f64| VideoSample { duration_s: 12.0, ..playing(t) };
+        for i in 0..=47u32 {
+            p.sample(u64::from(i) * 250, at(f64::from(i) * 0.25));
+        }
+        // then the page is told once that it ended, and nothing is reloaded.
+        let actions = hold(&mut p, 12_000, 40_000, at(11.75));
+        assert_eq!(actions, vec![(12_000, PlaybackAction::Ended)]);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        // A stop short of the end is still a stall.
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let short = VideoSample { duration_s: 12.0, ..playing(10.0) };
+        assert_eq!(hold(&mut p, 10_250, 11_500, short), vec![(11_250, PlaybackAction::Stalled)]);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
-        Sample(u64, f64, bool, bool, bool),
+        Sample(u64, f64, bool, bool, bool, f64, bool),
         Error(u64),
         Open(u64),
         Closed(u64, f64),
@@ -681,8 +763,8 @@ mod tests {
     fn any_op() -> impl Strategy<Value = Op> {
         let now = 0..200_000u64;
         prop_oneof![
-            4 => (now.clone(), any_f64(), any::<bool>(), any::<bool>(), any::<bool>())
-                .prop_map(|(n, t, p, e, s)| Op::Sample(n, t, p, e, s)),
+            4 => (now.clone(), any_f64(), any::<bool>(), any::<bool>(), any::<bool>(), any_f64(), any::<bool>())
+                .prop_map(|(n, t, p, e, s, d, h)| Op::Sample(n, t, p, e, s, d, h)),
             1 => now.clone().prop_map(Op::Error),
             1 => now.clone().prop_map(Op::Open),
             1 => (now.clone(), any_f64()).prop_map(|(n, t)| Op::Closed(n, t)),
@@ -702,8 +784,8 @@ mod tests {
             for op in ops {
                 let before = p.health();
                 let action = match op {
-                    Op::Sample(n, t, paused, ended, seeking) => {
-                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking })
+                    Op::Sample(n, t, paused, ended, seeking, duration_s, hidden) => {
+                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking, duration_s, hidden })
                     }
                     Op::Error(n) => p.on_network_error(n),
                     Op::Open(n) => p.on_breaker_open(n),
@@ -727,6 +809,10 @@ mod tests {
                     }
                     Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
                     Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    Some(PlaybackAction::Ended) => {
+                        prop_assert_eq!(before, VideoHealth::Healthy);
+                        prop_assert_eq!(p.health(), VideoHealth::Healthy);
+                    }
                     None => {}
                 }
                 prop_assert!(p.stopped_at_s().is_finite() && p.stopped_at_s() >= 0.0);

@@ -20,7 +20,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
-use super::browser::{now, quietly};
+use super::browser::{is_visible, now, quietly};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
@@ -330,6 +330,8 @@ impl Watch {
             paused: v.paused(),
             ended: v.ended(),
             seeking: v.seeking(),
+            duration_s: v.duration(),
+            hidden: !is_visible(),
         };
         let action = self.st().and_then(|mut st| if st.disposed { None } else { st.playback.sample(now(), sample) });
         self.act(action);
@@ -433,6 +435,12 @@ impl Watch {
             PlaybackAction::Recovered => {
                 self.leave_fallback();
                 self.signal(Signal::Recovered);
+            }
+            PlaybackAction::Ended => {
+                // The element will not say it: the page's own `ended` listener hears it.
+                if let Ok(event) = web_sys::Event::new("ended") {
+                    let _ = self.video.dispatch_event(&event);
+                }
             }
         }
     }
