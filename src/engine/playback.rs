@@ -14,7 +14,10 @@
 //!   A restored source (`Resuming`) gets the same grace to load. `Stalled` is returned once per stall; a
 //!   source reload re-arms it, so a reload that does not help is reported again.
 //! - **Trouble.** When trouble begins (stall, media error, breaker open), whether the
-//!   video was playing is frozen: a video the user had paused resumes paused.
+//!   video was playing is frozen: a video the user had paused resumes paused. A
+//!   pipeline that dies mid-body makes the element fire `pause` with its `error`:
+//!   a pause within [`FAILURE_PAUSE_MS`] before a media error is the failure's, so
+//!   that video resumes playing; a pause made earlier stays a pause.
 //! - **Fallback** ends only through [`Playback::on_breaker_closed`]; samples are
 //!   ignored while in it (the source is gone; the overlay shows thumbnails).
 //! - Non-finite `currentTime` is "no information": never progress, never a jump.
@@ -39,6 +42,8 @@ const JUMP_SLACK_S: f64 = 1.0;
 const SEEK_GRACE: Millis = 4;
 /// Parked this close (seconds) to the duration, the video is at its end.
 pub const END_SLACK_S: f64 = 0.5;
+/// A pause this close (ms) before a media error is the failure's, not the person's.
+pub const FAILURE_PAUSE_MS: Millis = 500;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +128,8 @@ pub struct Playback {
     sampled_at: Option<Millis>,
     /// `Ended` was returned for the current stop at the end.
     end_reported: bool,
+    /// When a sample last saw the video go from playing to paused.
+    paused_at: Option<Millis>,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -148,6 +155,7 @@ impl Playback {
             reloads: 0,
             sampled_at: None,
             end_reported: false,
+            paused_at: None,
         }
     }
 
@@ -199,7 +207,11 @@ impl Playback {
             return None;
         }
         if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
-            self.playing = !s.paused && !s.ended;
+            let playing = !s.paused && !s.ended;
+            if self.playing && !playing {
+                self.paused_at = Some(now);
+            }
+            self.playing = playing;
         }
         let time = finite_non_negative(s.current_time_s);
         let previous = self.last;
@@ -301,6 +313,11 @@ impl Playback {
     pub fn on_network_error(&mut self, now: Millis) -> Option<PlaybackAction> {
         if self.health == VideoHealth::Fallback {
             return None;
+        }
+        let failure_paused = self.paused_at.is_some_and(|at| at <= now && now - at <= FAILURE_PAUSE_MS);
+        if failure_paused && matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+            // The element paused because its pipeline died, not because anyone asked.
+            self.playing = true;
         }
         self.trouble_begins();
         if self.reloads < self.source_retries {
@@ -744,6 +761,26 @@ mod tests {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         let short = VideoSample { duration_s: 12.0, ..playing(10.0) };
         assert_eq!(hold(&mut p, 10_250, 11_500, short), vec![(11_250, PlaybackAction::Stalled)]);
+    }
+
+    #[test]
+    fn a_pause_fired_with_a_dead_pipeline_is_the_failures_an_earlier_one_the_persons() {
+        // Given a video playing to 10 s whose connection dies: the element fires
+        // `pause` (sampled at once), then `error` with MediaError 2 40 ms later,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(10_100, paused(10.1)), None);
+        let reload = p.on_network_error(10_140);
+        // then it reloads at the position and will play.
+        assert_eq!(reload, Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert!(p.was_playing());
+
+        // Given the person paused at 10 s, and the pipeline died 3 s later,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(10_100, paused(10.1)), None);
+        assert!(hold(&mut p, 10_250, 13_000, paused(10.1)).is_empty());
+        assert!(p.on_network_error(13_100).is_some());
+        // then it resumes paused: never self-resume a paused video.
+        assert!(!p.was_playing());
     }
 
     #[derive(Debug, Clone)]
