@@ -98,6 +98,7 @@ pub fn route(config: &Config, url: &str) -> Option<Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::config::ClassRule;
 
     fn routed(url: &str) -> Option<(String, RequestClass)> {
         let c = Config::default();
@@ -120,6 +121,87 @@ mod tests {
         assert_eq!(routed("/api/v1/proxy/plex/identity"), plex(RequestClass::Probe));
         assert_eq!(routed("/api/v1/play/abc"), Some(("api".to_string(), RequestClass::Metadata)));
         assert_eq!(routed("https://cdn.example/other.js"), None);
+    }
+
+    #[test]
+    fn streaming_shapes_get_their_classes() {
+        let plex = |class| Some(("plex".to_string(), class));
+        let base = "http://127.0.0.1:8080/s/x/api/v1/proxy/plex/video/:/transcode/universal";
+        // The transcode starts (the MPD, the HLS master): transcode, with or without a token.
+        assert_eq!(routed(&format!("{base}/start.mpd?path=/library/metadata/101")), plex(RequestClass::Transcode));
+        assert_eq!(routed(&format!("{base}/start.m3u8?path=/library/metadata/101")), plex(RequestClass::Transcode));
+        assert_eq!(routed(&format!("{base}/start?path=/x&X-Plex-Token=t")), plex(RequestClass::Transcode));
+        // Manifests and playlists: light.
+        assert_eq!(routed(&format!("{base}/session/abc/base/index.m3u8")), plex(RequestClass::Metadata));
+        assert_eq!(routed(&format!("{base}/session/abc/base/index.m3u8?X-Plex-Token=t")), plex(RequestClass::Metadata));
+        assert_eq!(routed(&format!("{base}/session/abc/manifest.mpd")), plex(RequestClass::Metadata));
+        // Init and media segments: video.
+        for segment in ["0/header", "0/init.mp4", "0/00001.m4s", "base/00000.ts", "base/init.mp4?X-Plex-Token=t"] {
+            assert_eq!(routed(&format!("{base}/session/abc/{segment}")), plex(RequestClass::Video), "{segment}");
+        }
+        // Other transcode URLs stay transcode.
+        assert_eq!(routed(&format!("{base}/decision?path=/x")), plex(RequestClass::Transcode));
+        assert_eq!(
+            routed("/api/v1/proxy/plex/video/:/transcode/universal/ping?session=abc"),
+            plex(RequestClass::Transcode)
+        );
+    }
+
+    /// The class rules before the streaming shapes (issue 10).
+    fn old_classes() -> Vec<ClassRule> {
+        vec![
+            ClassRule { class: RequestClass::Probe, matches: vec!["/identity".into()] },
+            ClassRule { class: RequestClass::Transcode, matches: vec!["/video/:/transcode/".into()] },
+            ClassRule {
+                class: RequestClass::Thumbnail,
+                matches: vec!["/photo/:/transcode".into(), "/api/v1/display/".into()],
+            },
+            ClassRule { class: RequestClass::Video, matches: vec!["/proxy/plex/stream/".into()] },
+        ]
+    }
+
+    #[test]
+    fn every_earlier_default_keeps_its_class() {
+        let old = Config { classes: old_classes(), ..Config::default() };
+        let new = Config::default();
+        for url in [
+            "/api/v1/proxy/plex/stream/123",
+            "/api/v1/proxy/plex/stream/123?range=0-1",
+            "/api/v1/proxy/plex/photo/:/transcode?width=240&height=135&minSize=1&upscale=1&url=/library/parts/7/indexes/sd/12000",
+            "/api/v1/display/plex/55",
+            "/api/v1/proxy/plex/identity",
+            "/api/v1/proxy/plex/identity?X-Plex-Token=t",
+            "/api/v1/proxy/plex/video/:/transcode/universal/decision",
+            "/api/v1/proxy/plex/video/:/transcode/universal/start.mpd?path=x",
+            "/api/v1/proxy/plex/library/metadata/101",
+            "/api/v1/play/abc",
+            "/api/v1/play/abc.m3u8",
+            "/other/index.mpd",
+        ] {
+            assert_eq!(class_of(&new, url), class_of(&old, url), "{url}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Only streaming shapes change class: a URL with none of the new rules'
+        /// patterns (`/transcode/universal/start`, `.mpd`, `.m3u8`,
+        /// `/transcode/universal/session/`) is classed as before.
+        #[test]
+        fn only_streaming_shapes_change_class(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "/api/v1/", "proxy/plex/", "display/plex/", "/stream/", "/identity", "/video/:/transcode/",
+            "/photo/:/transcode", "universal/", "/transcode/universal/", "start", "session/", ".mpd", ".m3u8",
+            "?path=", "x", "/", "play/", ".mp", "m3u8",
+        ]), 0..10)) {
+            let url = parts.concat();
+            let old = Config { classes: old_classes(), ..Config::default() };
+            let new = Config::default();
+            let streaming = ["/transcode/universal/start", ".mpd", ".m3u8", "/transcode/universal/session/"]
+                .iter()
+                .any(|p| url.contains(p));
+            if !streaming {
+                proptest::prop_assert_eq!(class_of(&new, &url), class_of(&old, &url), "{}", url);
+            }
+        }
     }
 
     #[test]

@@ -129,8 +129,17 @@ impl Default for Config {
                     breaker: BreakerConfig::default(),
                 },
             ],
+            // First match wins. A streaming player's transcode start (the MPD or
+            // the HLS master it answers) is a transcode, its manifests and
+            // playlists (wherever they are) are light, its segments (under the
+            // transcode session) are video. These rules come before the earlier
+            // ones, which keep their order: a URL with none of their patterns
+            // keeps the class it had.
             classes: vec![
                 ClassRule { class: RequestClass::Probe, matches: vec!["/identity".into()] },
+                ClassRule { class: RequestClass::Transcode, matches: vec!["/transcode/universal/start".into()] },
+                ClassRule { class: RequestClass::Metadata, matches: vec![".mpd".into(), ".m3u8".into()] },
+                ClassRule { class: RequestClass::Video, matches: vec!["/transcode/universal/session/".into()] },
                 ClassRule { class: RequestClass::Transcode, matches: vec!["/video/:/transcode/".into()] },
                 ClassRule {
                     class: RequestClass::Thumbnail,
