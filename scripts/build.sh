@@ -2,7 +2,8 @@
 # Builds the npm package into pkg/: the wasm optimised by npm binaryen's wasm-opt
 # (Debian's wasm-opt 108 produces modules Chromium rejects), wasm-bindgen's ES
 # module glue (minified by esbuild), the entries from js/ (the API, which loads the
-# wasm on first use, and the React hooks), the .d.ts, README, LICENSE and package.json.
+# wasm on first use, the React hooks and the streaming players' adapters), the .d.ts,
+# README, LICENSE and package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,13 +22,14 @@ sed -i "s|$default_url|undefined|" pkg/player_resilience.js
 
 # The entries (js/): no top-level await, so default bundler targets accept them.
 # Minified to ES2020 like the glue, which also checks them against that target.
-for entry in index react; do
+# The players' adapters (js/players/) sit beside them: player-resilience/shaka…
+for entry in index react players/shaka players/dashjs players/hlsjs; do
   node_modules/.bin/esbuild "js/$entry.js" --minify --format=esm --target=es2020 --log-level=warning \
-    --outfile="pkg/$entry.js"
+    --outfile="pkg/${entry#players/}.js"
 done
 node_modules/.bin/esbuild pkg/player_resilience.js --minify --format=esm --target=es2020 --log-level=warning \
   --outfile=pkg/player_resilience.js --allow-overwrite
-cp js/react.d.ts pkg/react.d.ts
+cp js/react.d.ts js/players/shaka.d.ts js/players/dashjs.d.ts js/players/hlsjs.d.ts pkg/
 # The entry's types: every named type of the module, then the entry's own API.
 types=$(sed -n 's/^export \(type\|interface\) \([A-Za-z]*\).*/\2/p' pkg/player_resilience.d.ts | grep -v Init | paste -sd, -)
 {
@@ -55,12 +57,15 @@ const pkg = {
   exports: {
     ".": entry("index"),
     "./react": entry("react"),
+    "./shaka": entry("shaka"),
+    "./dashjs": entry("dashjs"),
+    "./hlsjs": entry("hlsjs"),
     "./manual": entry("player_resilience"),
     "./player_resilience_bg.wasm": "./player_resilience_bg.wasm",
     "./package.json": "./package.json"
   },
-  files: ["index.js", "index.d.ts", "react.js", "react.d.ts", "player_resilience.js", "player_resilience.d.ts",
-    "player_resilience_bg.wasm"],
+  files: ["index.js", "index.d.ts", "react.js", "react.d.ts", "shaka.js", "shaka.d.ts", "dashjs.js", "dashjs.d.ts",
+    "hlsjs.js", "hlsjs.d.ts", "player_resilience.js", "player_resilience.d.ts", "player_resilience_bg.wasm"],
   // Importing it does nothing: the wasm loads on the first createResilience.
   sideEffects: false,
   peerDependencies: { react: ">=18" },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reports what a browser downloads, gzipped (-9): the wasm plus its JS glue and
-# entry, against the 40 KB (40,960 B) budget, and apart the React hooks' file.
+# entry, against the 40 KB (40,960 B) budget, and apart the React hooks' and the
+# players' adapters' files (each imported only by a page that uses it).
 # Builds pkg/ if missing. With --check it fails when over budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,10 @@ for f in player_resilience_bg.wasm player_resilience.js index.js; do
   printf '%-28s %9d %9d\n' "$f" "$raw" "$gz"
 done
 printf 'size: %d B gzipped (wasm + glue), budget %d B\n' "$total" "$budget"
-printf 'also, only for player-resilience/react: react.js %d B raw, %d B gzipped\n' \
-  "$(wc -c <pkg/react.js)" "$(gzip -9 -c pkg/react.js | wc -c)"
+for entry in react shaka dashjs hlsjs; do
+  printf 'also, only for player-resilience/%s: %s.js %d B raw, %d B gzipped\n' "$entry" "$entry" \
+    "$(wc -c <"pkg/$entry.js")" "$(gzip -9 -c "pkg/$entry.js" | wc -c)"
+done
 if [ "$total" -gt "$budget" ]; then
   echo "size: OVER BUDGET by $((total - budget)) B"
   [ "${1:-}" != "--check" ] || exit 1

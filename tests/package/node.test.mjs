@@ -12,7 +12,7 @@ const pkg = new URL('../../pkg/', import.meta.url).pathname;
 const manifest = JSON.parse(readFileSync(`${pkg}package.json`, 'utf8'));
 
 test('every entry imports in Node without throwing', async () => {
-  for (const entry of ['index.js', 'react.js', 'player_resilience.js']) {
+  for (const entry of ['index.js', 'react.js', 'shaka.js', 'dashjs.js', 'hlsjs.js', 'player_resilience.js']) {
     await assert.doesNotReject(import(`${pkg}${entry}`), entry);
   }
 });
@@ -48,7 +48,9 @@ test('the tarball holds every export, its types, the README and the LICENSE', ()
     assert.ok(files.has(file), `${file} is exported but not packed`);
     assert.ok(existsSync(`${pkg}${file}`), `${file} is missing`);
   }
-  for (const entry of ['.', './react', './manual']) assert.ok(manifest.exports[entry].types, `${entry} has types`);
+  for (const entry of ['.', './react', './manual', './shaka', './dashjs', './hlsjs']) {
+    assert.ok(manifest.exports[entry].types, `${entry} has types`);
+  }
   for (const file of ['README.md', 'LICENSE', 'player_resilience_bg.wasm']) assert.ok(files.has(file), file);
   assert.equal(manifest.sideEffects, false);
   assert.equal(manifest.peerDependenciesMeta.react.optional, true);
