@@ -25,6 +25,10 @@
 //!   the first after a gap longer than `stall_ms` (timers throttled in a background
 //!   tab, a page back from the bfcache), restart the watch: only time watched in
 //!   the open counts.
+//! - **A refused play is not a failure.** When the browser refuses the module's
+//!   own `play()` (autoplay policy, e.g. a kiosk after an automatic reload),
+//!   [`PlaybackAction::AwaitGesture`] once; the person's next gesture gives
+//!   [`PlaybackAction::PlayAt`] at the policy's position then (the workout went on).
 //! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
 //!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
 //!   its end: [`PlaybackAction::Ended`] once, never a reload.
@@ -100,6 +104,13 @@ pub enum PlaybackAction {
     Recovered,
     /// The video is parked at its end without `ended`: tell the page it ended.
     Ended,
+    /// The browser refused to play: wait for the person's gesture ("Tap to resume").
+    AwaitGesture,
+    /// A gesture came: seek to `at_s` and play, within the gesture.
+    PlayAt {
+        /// Where to seek, seconds.
+        at_s: f64,
+    },
 }
 
 /// The playback session model (see the module docs).
@@ -130,6 +141,8 @@ pub struct Playback {
     end_reported: bool,
     /// When a sample last saw the video go from playing to paused.
     paused_at: Option<Millis>,
+    /// The browser refused the module's `play()`; a gesture is awaited.
+    blocked: bool,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -156,6 +169,7 @@ impl Playback {
             sampled_at: None,
             end_reported: false,
             paused_at: None,
+            blocked: false,
         }
     }
 
@@ -206,7 +220,8 @@ impl Playback {
         if self.health == VideoHealth::Fallback {
             return None;
         }
-        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+        // While a refused play awaits a gesture, `paused` is the browser's, not the page's wish.
+        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) && !self.blocked {
             let playing = !s.paused && !s.ended;
             if self.playing && !playing {
                 self.paused_at = Some(now);
@@ -327,6 +342,7 @@ impl Playback {
             return Some(PlaybackAction::ReloadSource { attempt: self.reloads, seek_to_s: self.stopped_at_s });
         }
         self.health = VideoHealth::Fallback;
+        self.blocked = false;
         Some(PlaybackAction::EnterFallback)
     }
 
@@ -337,6 +353,7 @@ impl Playback {
         }
         self.trouble_begins();
         self.health = VideoHealth::Fallback;
+        self.blocked = false;
         Some(PlaybackAction::EnterFallback)
     }
 
@@ -390,6 +407,36 @@ impl Playback {
         self.reloads = 0;
         self.rewatch(now);
         Some(PlaybackAction::Recovered)
+    }
+
+    /// The browser refused the module's `play()` (`NotAllowedError`): wait for a
+    /// gesture, once per refusal. Not in the fallback (there is no source to play).
+    pub fn on_play_refused(&mut self) -> Option<PlaybackAction> {
+        if self.blocked || self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.blocked = true;
+        Some(PlaybackAction::AwaitGesture)
+    }
+
+    /// The person made a gesture while a play was refused: play at the resume
+    /// policy's position now if resuming (`session_s` is the workout clock), else
+    /// where the video stands.
+    pub fn on_gesture(&mut self, session_s: f64) -> Option<PlaybackAction> {
+        if !self.blocked || self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.blocked = false;
+        let at_s = match (self.health, self.resume) {
+            (VideoHealth::Resuming, ResumeAt::Session) => finite_non_negative(session_s).unwrap_or(self.stopped_at_s),
+            _ => self.stopped_at_s,
+        };
+        Some(PlaybackAction::PlayAt { at_s })
+    }
+
+    /// Whether a gesture is awaited.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
     }
 
     /// The seek thumbnail for workout time `session_s`: the server has one every
@@ -783,6 +830,34 @@ mod tests {
         assert!(!p.was_playing());
     }
 
+    #[test]
+    fn a_refused_resume_waits_for_a_gesture_then_plays_where_the_workout_is() {
+        // Given a video that fell back while playing and is being resumed,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.on_breaker_open(10_000);
+        assert!(matches!(p.on_breaker_closed(40_000, 40.0), Some(PlaybackAction::Resume { play: true, .. })));
+        // when the browser refuses its play(), then a gesture is awaited, once,
+        assert_eq!(p.on_play_refused(), Some(PlaybackAction::AwaitGesture));
+        assert_eq!(p.on_play_refused(), None);
+        assert!(hold(&mut p, 40_250, 60_000, paused(40.0)).is_empty(), "waiting is not a stall");
+        // and the person's tap plays it where the workout is now, not where it was.
+        assert_eq!(p.on_gesture(61.5), Some(PlaybackAction::PlayAt { at_s: 61.5 }));
+        assert_eq!(p.on_gesture(62.0), None);
+        // A refusal in the fallback (no source) awaits nothing.
+        p.on_breaker_open(70_000);
+        assert_eq!(p.on_play_refused(), None);
+
+        // Given a start the browser refused (the page wanted it playing),
+        let mut p = Playback::new(&PlaybackConfig::default());
+        p.expect_playing(true);
+        assert_eq!(p.on_play_refused(), Some(PlaybackAction::AwaitGesture));
+        // when it sits paused and then the server fails and comes back,
+        assert!(hold(&mut p, 0, 5_000, paused(0.0)).is_empty());
+        p.on_breaker_open(5_000);
+        // then the resume still means to play: the pause was the browser's.
+        assert!(matches!(p.on_breaker_closed(9_000, 9.0), Some(PlaybackAction::Resume { play: true, .. })));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Sample(u64, f64, bool, bool, bool, f64, bool),
@@ -791,6 +866,8 @@ mod tests {
         Closed(u64, f64),
         Playing(u64),
         Loaded(u64),
+        Refused,
+        Gesture(f64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -807,6 +884,8 @@ mod tests {
             1 => (now.clone(), any_f64()).prop_map(|(n, t)| Op::Closed(n, t)),
             1 => now.clone().prop_map(Op::Playing),
             1 => now.prop_map(Op::Loaded),
+            1 => Just(Op::Refused),
+            1 => any_f64().prop_map(Op::Gesture),
         ]
     }
 
@@ -829,6 +908,8 @@ mod tests {
                     Op::Closed(n, t) => p.on_breaker_closed(n, t),
                     Op::Playing(n) => p.on_playing(n),
                     Op::Loaded(n) => p.on_loaded(n),
+                    Op::Refused => p.on_play_refused(),
+                    Op::Gesture(t) => p.on_gesture(t),
                 };
                 match action {
                     Some(PlaybackAction::Resume { at_s, .. }) => {
@@ -846,6 +927,10 @@ mod tests {
                     }
                     Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
                     Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    Some(PlaybackAction::AwaitGesture) => prop_assert!(p.is_blocked()),
+                    Some(PlaybackAction::PlayAt { at_s }) => {
+                        prop_assert!(at_s.is_finite() && at_s >= 0.0 && !p.is_blocked());
+                    }
                     Some(PlaybackAction::Ended) => {
                         prop_assert_eq!(before, VideoHealth::Healthy);
                         prop_assert_eq!(p.health(), VideoHealth::Healthy);

@@ -393,3 +393,67 @@ test('pause() after that play(), once the source is set but before it can play, 
     await page.evaluate(() => window.cleanup());
   }
 });
+
+test('a resume the browser refuses to play waits for a tap, then plays with sound where the workout is', async () => {
+  // Headless Chromium here plays unmuted media without a gesture whatever its
+  // --autoplay-policy (measured: default, user-gesture-required and
+  // document-user-activation-required all play www/media/sound.webm, which has a
+  // tone). So the page plays the browser's part of a kiosk that refuses: until the
+  // first gesture, play() rejects with the DOMException a refusing Chromium throws.
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    const play = HTMLMediaElement.prototype.play;
+    let activated = false;
+    addEventListener('pointerdown', () => (activated = true), { capture: true, once: true });
+    HTMLMediaElement.prototype.play = function () {
+      if (activated) return play.call(this);
+      return Promise.reject(new DOMException("play() failed because the user didn't interact with the document first.", 'NotAllowedError'));
+    };
+  });
+  const fresh = await context.newPage();
+  try {
+    await fresh.goto(`http://127.0.0.1:${site.address().port}/`);
+    await fresh.evaluate(async ([base]) => {
+      const api = await import('/pkg/index.js');
+      const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+      await r.ready;
+      window.seen = [];
+      r.on('notice', (n) => window.seen.push(n.key));
+      r.on('fallback', (e) => e.type !== 'frame' && window.seen.push(e.type));
+      const box = document.createElement('div');
+      box.style.cssText = 'position:relative;width:320px;height:180px';
+      const video = document.createElement('video');
+      video.autoplay = true;  // the page wants it playing, with sound
+      box.append(video);
+      document.body.append(box);
+      const started = performance.now();
+      window.handle = r.attachVideo(video, {
+        media: { id: 'sound', src: base + '/api/v1/proxy/plex/stream/sound' },  // www/media/sound.webm: with a tone
+        thumbnailAt: () => base + '/x', sessionClock: () => 30 + (performance.now() - started) / 1000, overlay: box,
+      });
+      window.r = r;
+    }, [`${faults.url}/s/tap`]);
+    // Refused at the start: a gesture is awaited (no overlay outside the fallback).
+    await fresh.waitForFunction(() => window.seen.includes('blocked'), null, { timeout: 15_000 });
+    // An outage and its end: the resume's play() is refused again, over the fallback.
+    await fresh.evaluate(() => window.r.isolate('plex'));
+    await fresh.waitForFunction(() => window.seen.includes('enter'), null, { timeout: 15_000 });
+    await fresh.evaluate(() => window.r.reset('plex'));
+    await fresh.waitForSelector('.pr-fallback-tap', { timeout: 15_000 });
+    await fresh.click('.pr-fallback-tap');
+    const playing = await fresh.waitForFunction(() => {
+      const v = document.querySelector('video');
+      return !v.paused && v.currentTime > 30 && { muted: v.muted, at: Math.round(v.currentTime) };
+    }, null, { timeout: 15_000, polling: 100 });
+    const result = await playing.jsonValue();
+    assert.equal(result.muted, false);
+    assert.ok(result.at >= 30, `played where the workout is (${result.at} s)`);
+    const seen = await fresh.evaluate(() => window.seen);
+    assert.deepEqual(seen.filter((k) => ['tapToResume', 'blocked', 'unblocked'].includes(k)),
+      ['tapToResume', 'blocked', 'tapToResume', 'blocked', 'unblocked']);
+    assert.equal(await fresh.$('.pr-fallback-tap'), null, 'the button is gone');
+    await fresh.evaluate(() => { window.handle.dispose(); window.r.dispose(); });
+  } finally {
+    await context.close();
+  }
+});

@@ -20,14 +20,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
-use super::browser::{is_visible, now, quietly};
+use super::browser::{is_visible, now};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
 use crate::engine::breaker::BreakerState;
 use crate::engine::classify;
 use crate::engine::config::PlaybackConfig;
-use crate::engine::notify::Signal;
+use crate::engine::notify::{NoticeKind, Signal};
 use crate::engine::playback::{Playback, PlaybackAction, VideoHealth, VideoSample};
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
@@ -38,6 +38,9 @@ use thumbnails::{Shared, Source, Thumbnails};
 
 /// How often the element's `currentTime` is sampled.
 const SAMPLE_MS: u32 = 250;
+/// The notice catalogue key whose text the "Tap to resume" button shows.
+const TAP_KEY: &str = "tapToResume";
+
 /// How often the fallback view follows the session clock.
 const FRAME_MS: u32 = 1_000;
 /// The first source reload waits this long; each next one twice as long.
@@ -88,6 +91,8 @@ struct State {
     reload: Option<Timeout>,
     /// One-shot listeners of the load under way (seek, play, loaded).
     loading: Vec<EventListener>,
+    /// The page's gesture listeners while a refused play awaits one.
+    gesture: Vec<EventListener>,
     fallback: Option<Fallback>,
     /// The generation whose prefetch loop is running.
     prefetching: Option<u32>,
@@ -146,6 +151,7 @@ impl Watch {
                 requests: None,
                 reload: None,
                 loading: Vec::new(),
+                gesture: Vec::new(),
                 fallback: None,
                 prefetching: None,
                 prefetch_not_before: 0,
@@ -249,6 +255,7 @@ impl Watch {
             st.check = st.check.wrapping_add(1);
             st.reload = None;
             st.loading.clear();
+            st.gesture.clear();
             if let Some(requests) = st.requests.take() {
                 requests.abort();
             }
@@ -286,6 +293,7 @@ impl Watch {
             st.listeners.clear();
             st.reload = None;
             st.loading.clear();
+            st.gesture.clear();
             if let Some(requests) = st.requests.take() {
                 requests.abort();
             }
@@ -422,6 +430,7 @@ impl Watch {
                 if let Some(mut st) = self.st() {
                     st.reload = None;
                     st.loading.clear();
+                    st.gesture.clear();
                     st.check = st.check.wrapping_add(1);
                     if let Some(requests) = std::mem::replace(&mut st.requests, AbortController::new().ok()) {
                         requests.abort();
@@ -435,6 +444,14 @@ impl Watch {
             PlaybackAction::Recovered => {
                 self.leave_fallback();
                 self.signal(Signal::Recovered);
+            }
+            PlaybackAction::AwaitGesture => self.await_gesture(),
+            PlaybackAction::PlayAt { at_s } => {
+                if (self.video.current_time() - at_s).abs() > 1.0 {
+                    self.video.set_current_time(at_s);
+                }
+                self.play_or_await_gesture();
+                self.emit("unblocked", None);
             }
             PlaybackAction::Ended => {
                 // The element will not say it: the page's own `ended` listener hears it.
@@ -508,10 +525,7 @@ impl Watch {
                     w.video.set_current_time(at);
                 }
                 if play && !page_plays {
-                    if let Ok(promise) = w.video.play() {
-                        // A refused autoplay is the page's business; never an unhandled rejection.
-                        quietly(promise);
-                    }
+                    w.play_or_await_gesture();
                 }
             });
         });
@@ -582,6 +596,55 @@ impl Watch {
                 }
             });
         });
+    }
+
+    /// Plays; if the browser refuses (`NotAllowedError`: its autoplay policy, e.g.
+    /// on a kiosk after an automatic reload), the session model awaits a gesture.
+    fn play_or_await_gesture(self: &Rc<Self>) {
+        let Ok(promise) = self.video.play() else { return };
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let Err(error) = wasm_bindgen_futures::JsFuture::from(promise).await else { return };
+            let refused = Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string());
+            if refused.as_deref() == Some("NotAllowedError") {
+                with(&weak, |w| {
+                    let action = w.st().and_then(|mut st| st.playback.on_play_refused());
+                    w.act(action);
+                });
+            }
+        });
+    }
+
+    /// A refused play: "Tap to resume" (a notice, a button over the fallback, a
+    /// `blocked` event), and the page's next gesture plays it.
+    fn await_gesture(self: &Rc<Self>) {
+        self.signal(Signal::PlayBlocked);
+        let text = self.runtime.read(|e, _| e.config().notices.message(TAP_KEY).map(str::to_owned)).flatten();
+        let text = text.unwrap_or_else(|| NoticeKind::TapToResume.default_text().to_owned());
+        let Some(document) = self.video.owner_document() else { return };
+        let mut listeners = Vec::new();
+        for name in ["pointerdown", "keydown", "touchstart"] {
+            let weak = Rc::downgrade(self);
+            let options = gloo_events::EventListenerOptions::run_in_capture_phase();
+            listeners.push(EventListener::new_with_options(&document, name, options, move |_| {
+                with(&weak, |w| {
+                    let session = w.session_s();
+                    let action = w.st().and_then(|mut st| {
+                        st.gesture.clear();
+                        st.fallback.as_ref().and_then(|f| f.overlay.as_ref()).map(Overlay::hide_tap);
+                        st.playback.on_gesture(session)
+                    });
+                    w.act(action);
+                });
+            }));
+        }
+        if let Some(mut st) = self.st() {
+            st.gesture = listeners;
+            if let Some(overlay) = st.fallback.as_ref().and_then(|f| f.overlay.as_ref()) {
+                overlay.show_tap(&text);
+            }
+        }
+        self.emit("blocked", None);
     }
 
     /// Shows the fallback (once) and its first frame.
