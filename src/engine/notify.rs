@@ -52,11 +52,13 @@ pub enum NoticeKind {
     Online,
     /// The browser refused to resume the video without a user gesture.
     TapToResume,
+    /// The server refuses to read the video file (404, 403, 410): not a dead server.
+    Unreadable,
 }
 
 impl NoticeKind {
     /// Every kind, in the order of [`NOTICE_KEYS`](super::config::NOTICE_KEYS).
-    pub const ALL: [NoticeKind; 8] = [
+    pub const ALL: [NoticeKind; 9] = [
         NoticeKind::Slow,
         NoticeKind::Retrying,
         NoticeKind::Unavailable,
@@ -65,6 +67,7 @@ impl NoticeKind {
         NoticeKind::Offline,
         NoticeKind::Online,
         NoticeKind::TapToResume,
+        NoticeKind::Unreadable,
     ];
 
     /// The stable catalogue key (one of [`NOTICE_KEYS`](super::config::NOTICE_KEYS)).
@@ -78,6 +81,7 @@ impl NoticeKind {
             NoticeKind::Offline => "offline",
             NoticeKind::Online => "online",
             NoticeKind::TapToResume => "tapToResume",
+            NoticeKind::Unreadable => "unreadable",
         }
     }
 
@@ -85,9 +89,11 @@ impl NoticeKind {
     pub const fn severity(self) -> Severity {
         match self {
             NoticeKind::Slow | NoticeKind::Retrying | NoticeKind::Restored | NoticeKind::Online => Severity::Info,
-            NoticeKind::Unavailable | NoticeKind::Fallback | NoticeKind::Offline | NoticeKind::TapToResume => {
-                Severity::Warning
-            }
+            NoticeKind::Unavailable
+            | NoticeKind::Fallback
+            | NoticeKind::Offline
+            | NoticeKind::TapToResume
+            | NoticeKind::Unreadable => Severity::Warning,
         }
     }
 
@@ -102,6 +108,7 @@ impl NoticeKind {
             NoticeKind::Offline => "You're offline. Your workout continues.",
             NoticeKind::Online => "You're back online.",
             NoticeKind::TapToResume => "Tap the screen to resume the video.",
+            NoticeKind::Unreadable => "Video file unavailable — retrying",
         }
     }
 
@@ -115,6 +122,7 @@ impl NoticeKind {
             NoticeKind::Offline => 5,
             NoticeKind::Online => 6,
             NoticeKind::TapToResume => 7,
+            NoticeKind::Unreadable => 8,
         }
     }
 }
@@ -196,6 +204,8 @@ pub enum Signal {
     Online,
     /// The browser refused to play the video without a user gesture.
     PlayBlocked,
+    /// The server refuses to read the video file.
+    Unreadable,
 }
 
 /// Problem stage of one service: 0 is none, then Slow = 1 … Fallback = 4.
@@ -207,7 +217,7 @@ fn problem(signal: Signal) -> Option<(Stage, NoticeKind)> {
         Signal::Retrying => Some((2, NoticeKind::Retrying)),
         Signal::Unavailable => Some((3, NoticeKind::Unavailable)),
         Signal::Fallback => Some((4, NoticeKind::Fallback)),
-        Signal::Recovered | Signal::Offline | Signal::Online | Signal::PlayBlocked => None,
+        Signal::Recovered | Signal::Offline | Signal::Online | Signal::PlayBlocked | Signal::Unreadable => None,
     }
 }
 
@@ -230,7 +240,7 @@ impl Slot {
 /// The notification policy (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    texts: [String; 8],
+    texts: [String; 9],
     duration_ms: Millis,
     min_interval_ms: Millis,
     /// The slot for signals without a service.
@@ -309,6 +319,7 @@ impl Notifier {
             }
             // Outside the episode's stages: the web layer signals it once per refusal.
             Signal::PlayBlocked => return Some(self.notice(NoticeKind::TapToResume, service.map(cut))),
+            Signal::Unreadable => return Some(self.notice(NoticeKind::Unreadable, service.map(cut))),
             _ => {}
         }
         let service = service.map(cut);

@@ -29,6 +29,10 @@
 //!   own `play()` (autoplay policy, e.g. a kiosk after an automatic reload),
 //!   [`PlaybackAction::AwaitGesture`] once; the person's next gesture gives
 //!   [`PlaybackAction::PlayAt`] at the policy's position then (the workout went on).
+//! - **An unreadable file is not a dead server.** A source the server refuses to
+//!   read (404, 403, 410) goes to the fallback without a reload, and is tried again
+//!   after [`SOURCE_RETRY_MS`], doubling up to [`MAX_UNREADABLE_RETRY_MS`]
+//!   ([`Playback::retry_delay_ms`]); it never counts against the breaker.
 //! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
 //!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
 //!   its end: [`PlaybackAction::Ended`] once, never a reload.
@@ -48,6 +52,11 @@ const SEEK_GRACE: Millis = 4;
 pub const END_SLACK_S: f64 = 0.5;
 /// A pause this close (ms) before a media error is the failure's, not the person's.
 pub const FAILURE_PAUSE_MS: Millis = 500;
+/// In the fallback with the breaker closed (the source failed, not the server), the
+/// source is tried again this long after entering it, or after the last try.
+pub const SOURCE_RETRY_MS: Millis = 10_000;
+/// An unreadable file is tried again more slowly: twice as long each time, up to this.
+pub const MAX_UNREADABLE_RETRY_MS: Millis = 120_000;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +152,8 @@ pub struct Playback {
     paused_at: Option<Millis>,
     /// The browser refused the module's `play()`; a gesture is awaited.
     blocked: bool,
+    /// Source checks in a row that found the file unreadable.
+    unreadable: u32,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -170,6 +181,7 @@ impl Playback {
             end_reported: false,
             paused_at: None,
             blocked: false,
+            unreadable: 0,
         }
     }
 
@@ -281,6 +293,7 @@ impl Playback {
         }
         // Progress.
         self.end_reported = false;
+        self.unreadable = 0;
         self.stopped_at_s = t;
         self.rewatch(now);
         match self.health {
@@ -389,6 +402,7 @@ impl Playback {
             VideoHealth::Stalled | VideoHealth::Resuming => {
                 self.health = VideoHealth::Healthy;
                 self.reloads = 0;
+                self.unreadable = 0;
                 self.playing = true;
                 self.rewatch(now);
                 Some(PlaybackAction::Recovered)
@@ -405,6 +419,7 @@ impl Playback {
         }
         self.health = VideoHealth::Healthy;
         self.reloads = 0;
+        self.unreadable = 0;
         self.rewatch(now);
         Some(PlaybackAction::Recovered)
     }
@@ -437,6 +452,33 @@ impl Playback {
     /// Whether a gesture is awaited.
     pub fn is_blocked(&self) -> bool {
         self.blocked
+    }
+
+    /// The source check found the file unreadable (404, 403, 410): fall back at
+    /// once (reloading cannot help) and wait [`Playback::retry_delay_ms`]. Returns
+    /// `EnterFallback` unless already in it.
+    pub fn on_source_unreadable(&mut self, _now: Millis) -> Option<PlaybackAction> {
+        self.unreadable = self.unreadable.saturating_add(1);
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.trouble_begins();
+        self.health = VideoHealth::Fallback;
+        self.blocked = false;
+        Some(PlaybackAction::EnterFallback)
+    }
+
+    /// Source checks in a row that found the file unreadable (0: it is not).
+    pub fn unreadable_checks(&self) -> u32 {
+        self.unreadable
+    }
+
+    /// How long the fallback waits before trying the source again (breaker
+    /// closed): [`SOURCE_RETRY_MS`], or for an unreadable file twice as long
+    /// after each failed try, up to [`MAX_UNREADABLE_RETRY_MS`].
+    pub fn retry_delay_ms(&self) -> Millis {
+        let doublings = self.unreadable.saturating_sub(1).min(16);
+        SOURCE_RETRY_MS.saturating_mul(1 << doublings).min(MAX_UNREADABLE_RETRY_MS.max(SOURCE_RETRY_MS))
     }
 
     /// The seek thumbnail for workout time `session_s`: the server has one every
@@ -858,6 +900,28 @@ mod tests {
         assert!(matches!(p.on_breaker_closed(9_000, 9.0), Some(PlaybackAction::Resume { play: true, .. })));
     }
 
+    #[test]
+    fn an_unreadable_file_falls_back_at_once_and_is_retried_ever_more_slowly() {
+        // Given a video playing, when its source check finds the file unreadable,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.retry_delay_ms(), SOURCE_RETRY_MS);
+        // then it falls back at once, no reload,
+        assert_eq!(p.on_source_unreadable(10_000), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.unreadable_checks(), 1);
+        // and each try that finds it still unreadable doubles the wait, up to 2 min.
+        let mut delays = vec![p.retry_delay_ms()];
+        for i in 0..6u64 {
+            assert!(matches!(p.on_breaker_closed(20_000 + i, 20.0), Some(PlaybackAction::Resume { play: true, .. })));
+            assert_eq!(p.on_source_unreadable(20_000 + i), Some(PlaybackAction::EnterFallback));
+            delays.push(p.retry_delay_ms());
+        }
+        assert_eq!(delays, [10_000, 20_000, 40_000, 80_000, 120_000, 120_000, 120_000]);
+        // When it is readable again and plays, the next trouble starts afresh.
+        assert!(matches!(p.on_breaker_closed(30_000, 30.0), Some(PlaybackAction::Resume { .. })));
+        assert_eq!(p.on_playing(31_000), Some(PlaybackAction::Recovered));
+        assert_eq!((p.unreadable_checks(), p.retry_delay_ms()), (0, SOURCE_RETRY_MS));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Sample(u64, f64, bool, bool, bool, f64, bool),
@@ -868,6 +932,7 @@ mod tests {
         Loaded(u64),
         Refused,
         Gesture(f64),
+        Unreadable(u64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -886,6 +951,7 @@ mod tests {
             1 => now.prop_map(Op::Loaded),
             1 => Just(Op::Refused),
             1 => any_f64().prop_map(Op::Gesture),
+            1 => (0..200_000u64).prop_map(Op::Unreadable),
         ]
     }
 
@@ -910,7 +976,9 @@ mod tests {
                     Op::Loaded(n) => p.on_loaded(n),
                     Op::Refused => p.on_play_refused(),
                     Op::Gesture(t) => p.on_gesture(t),
+                    Op::Unreadable(n) => p.on_source_unreadable(n),
                 };
+                prop_assert!((SOURCE_RETRY_MS..=MAX_UNREADABLE_RETRY_MS).contains(&p.retry_delay_ms()));
                 match action {
                     Some(PlaybackAction::Resume { at_s, .. }) => {
                         prop_assert!(matches!(before, VideoHealth::Fallback | VideoHealth::Stalled));

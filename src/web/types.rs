@@ -9,7 +9,7 @@ export type RequestClass = "video" | "transcode" | "thumbnail" | "metadata" | "p
 /** A circuit breaker's state. */
 export type BreakerState = "closed" | "open" | "halfOpen" | "isolated";
 /** Keys of the notice catalogue, in the order a problem unfolds. */
-export type NoticeKey = "slow" | "retrying" | "unavailable" | "fallback" | "restored" | "offline" | "online" | "tapToResume";
+export type NoticeKey = "slow" | "retrying" | "unavailable" | "fallback" | "restored" | "offline" | "online" | "tapToResume" | "unreadable";
 
 /** A breaker's policy. */
 export interface BreakerConfig {

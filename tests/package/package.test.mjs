@@ -457,3 +457,42 @@ test('a resume the browser refuses to play waits for a tap, then plays with soun
     await context.close();
   }
 });
+
+test('an unreadable file falls back with its own notice and countdown, and never opens the breaker', async () => {
+  const result = await inPage('unreadable', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    const seen = [];
+    r.on('notice', (n) => seen.push(n.key));
+    r.on('fallback', (e) => e.type !== 'frame' && seen.push(e.type));
+    const box = document.createElement('div');
+    box.style.cssText = 'position:relative;width:320px;height:180px';
+    const video = document.createElement('video');
+    box.append(video);
+    document.body.append(box);
+    // The server answers 404 for this file (an id it does not serve), as for a file
+    // its storage refuses to read.
+    const h = r.attachVideo(video, {
+      media: { id: 'gone', src: base + '/api/v1/proxy/plex/stream/no.such' },
+      thumbnailAt: () => base + '/x', sessionClock: () => 0, overlay: box, cacheName: 'package-test-unreadable',
+    });
+    const until = async (test) => {
+      for (const end = performance.now() + 10000; performance.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        const value = test();
+        if (value) return value;
+      }
+      return null;
+    };
+    const status = await until(() => box.querySelector('.pr-fallback-status')?.textContent);
+    const breaker = r.snapshot().services.find((s) => s.name === 'plex')?.breaker.state ?? 'closed';
+    // Other items still play.
+    h.load({ id: '7', src: base + '/api/v1/proxy/plex/stream/7' });
+    const next = await until(() => video.getAttribute('src')?.endsWith('/7') && h.state);
+    h.dispose();
+    r.dispose();
+    box.remove();
+    return { seen, status, breaker, next };`);
+  assert.match(result.status ?? '', /^Video file unavailable — retrying · 00:(0\d|10)$/);
+  assert.deepEqual(result.seen, ['unreadable', 'enter', 'exit']);
+  assert.equal(result.breaker, 'closed');
+  assert.equal(result.next, 'healthy');
+});

@@ -28,7 +28,7 @@ use crate::engine::breaker::BreakerState;
 use crate::engine::classify;
 use crate::engine::config::PlaybackConfig;
 use crate::engine::notify::{NoticeKind, Signal};
-use crate::engine::playback::{Playback, PlaybackAction, VideoHealth, VideoSample};
+use crate::engine::playback::{clock_text, Playback, PlaybackAction, VideoHealth, VideoSample};
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
 use crate::engine::Millis;
@@ -38,18 +38,12 @@ use thumbnails::{Shared, Source, Thumbnails};
 
 /// How often the element's `currentTime` is sampled.
 const SAMPLE_MS: u32 = 250;
-/// The notice catalogue key whose text the "Tap to resume" button shows.
-const TAP_KEY: &str = "tapToResume";
-
 /// How often the fallback view follows the session clock.
 const FRAME_MS: u32 = 1_000;
 /// The first source reload waits this long; each next one twice as long.
 const RELOAD_DELAY_MS: u32 = 500;
 /// After a failed prefetch, wait this long before prefetching again.
 const PREFETCH_PAUSE_MS: Millis = 10_000;
-/// In the fallback with the breaker closed (the source failed, not the server),
-/// the source is tried again this often.
-const FALLBACK_RETRY_MS: Millis = 10_000;
 /// Trial source checks sent at most while the breaker is half-open.
 const MAX_TRIALS: u32 = 5;
 
@@ -59,8 +53,10 @@ enum Check {
     Ok,
     /// The service's breaker is open.
     Open,
-    /// The server failed, or refused the source.
+    /// The server failed.
     Failed,
+    /// The server refuses to read the file (404, 403, 410): not a dead server.
+    Unreadable,
     /// Aborted or offline: not the server's fault, nothing to do.
     Ignored,
 }
@@ -438,7 +434,10 @@ impl Watch {
                 }
                 self.detach_source();
                 self.enter_fallback();
-                self.signal(Signal::Fallback);
+                // An unreadable file has its own notice.
+                if self.st().is_some_and(|st| st.playback.unreadable_checks() == 0) {
+                    self.signal(Signal::Fallback);
+                }
             }
             PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play),
             PlaybackAction::Recovered => {
@@ -493,6 +492,16 @@ impl Watch {
                 Check::Ok => return w.set_source(&src, at_s, play),
                 Check::Open => w.st().and_then(|mut st| st.playback.on_breaker_open(now())),
                 Check::Failed => w.st().and_then(|mut st| st.playback.on_network_error(now())),
+                Check::Unreadable => {
+                    let (action, first) = w
+                        .st()
+                        .map(|mut st| (st.playback.on_source_unreadable(now()), st.playback.unreadable_checks() == 1))
+                        .unwrap_or((None, false));
+                    if first {
+                        w.signal(Signal::Unreadable);
+                    }
+                    action
+                }
                 Check::Ignored => None,
             };
             w.act(action);
@@ -619,8 +628,7 @@ impl Watch {
     /// `blocked` event), and the page's next gesture plays it.
     fn await_gesture(self: &Rc<Self>) {
         self.signal(Signal::PlayBlocked);
-        let text = self.runtime.read(|e, _| e.config().notices.message(TAP_KEY).map(str::to_owned)).flatten();
-        let text = text.unwrap_or_else(|| NoticeKind::TapToResume.default_text().to_owned());
+        let text = self.catalogue_text(NoticeKind::TapToResume);
         let Some(document) = self.video.owner_document() else { return };
         let mut listeners = Vec::new();
         for name in ["pointerdown", "keydown", "touchstart"] {
@@ -647,6 +655,12 @@ impl Watch {
         self.emit("blocked", None);
     }
 
+    /// A notice's text, as configured (`notices.messages`) or by default.
+    fn catalogue_text(&self, kind: NoticeKind) -> String {
+        let text = self.runtime.read(|e, _| e.config().notices.message(kind.key()).map(str::to_owned)).flatten();
+        text.unwrap_or_else(|| kind.default_text().to_owned())
+    }
+
     /// Shows the fallback (once) and its first frame.
     fn enter_fallback(self: &Rc<Self>) {
         {
@@ -662,7 +676,7 @@ impl Watch {
                 });
             });
             let overlay = self.overlay.as_ref().and_then(Overlay::show);
-            let retry_at = now().saturating_add(FALLBACK_RETRY_MS);
+            let retry_at = now().saturating_add(st.playback.retry_delay_ms());
             st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false, retry_at });
         }
         self.emit("enter", None);
@@ -703,9 +717,10 @@ impl Watch {
         let due = self.st().is_some_and(|mut st| {
             let now = now();
             let service = st.service;
+            let delay = st.playback.retry_delay_ms();
             match st.fallback.as_mut() {
                 Some(f) if now >= f.retry_at && service.map_or(true, closed) => {
-                    f.retry_at = now.saturating_add(FALLBACK_RETRY_MS);
+                    f.retry_at = now.saturating_add(delay);
                     true
                 }
                 _ => false,
@@ -721,12 +736,17 @@ impl Watch {
     /// Follows the session clock: the frame for the session time, from the cache.
     fn show_frame(self: &Rc<Self>) {
         let session = self.session_s();
+        let unreadable = self.catalogue_text(NoticeKind::Unreadable);
         let Some((generation, media, offset)) = self.st().and_then(|mut st| {
             let offset = st.playback.thumbnail_offset_ms(session);
             let (generation, media) = (st.generation, st.media.as_ref().map(|m| m.id.clone()).unwrap_or_default());
+            let unreadable = (st.playback.unreadable_checks() > 0).then_some(unreadable);
             let fallback = st.fallback.as_mut()?;
             if let Some(overlay) = &fallback.overlay {
                 overlay.set_time(session);
+                // "Video file unavailable — retrying · m:ss": the time to the next try.
+                let next_try_s = fallback.retry_at.saturating_sub(now()) as f64 / 1_000.0;
+                overlay.set_status(unreadable.map(|text| format!("{text} · {}", clock_text(next_try_s))).as_deref());
             }
             let unchanged = fallback.shown.is_some_and(|(o, s)| o == offset && s != Source::Placeholder);
             if fallback.busy || unchanged {
@@ -892,14 +912,11 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> 
         let _ = Reflect::set(&init, &"signal".into(), &signal);
     }
     match fetch::run(runtime, src.into(), init.into()).await {
-        Ok(response) => {
-            let ok = response.dyn_ref::<Response>().is_some_and(Response::ok);
-            if ok {
-                Check::Ok
-            } else {
-                Check::Failed
-            }
-        }
+        Ok(response) => match response.dyn_ref::<Response>().map(Response::status) {
+            Some(200..=299) => Check::Ok,
+            Some(403 | 404 | 410) => Check::Unreadable,
+            _ => Check::Failed,
+        },
         Err(error) => match Reflect::get(&error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() {
             Some("BREAKER_OPEN") => Check::Open,
             Some("ABORTED" | "OFFLINE") => Check::Ignored,

@@ -13,6 +13,8 @@ justify-content:center;overflow:hidden;background:#10151c";
 const FRAME_STYLE: &str = "width:100%;height:100%;object-fit:cover";
 const LABEL_STYLE: &str = "position:absolute;right:12px;top:12px;padding:4px 10px;border-radius:6px;\
 background:rgba(0,0,0,.6);color:#fff;font:600 14px/1.4 system-ui,sans-serif";
+const STATUS_STYLE: &str = "position:absolute;left:12px;right:12px;bottom:12px;padding:8px 12px;\
+border-radius:6px;background:rgba(0,0,0,.7);color:#fff;text-align:center;font:600 16px/1.4 system-ui,sans-serif";
 const TAP_STYLE: &str = "position:absolute;padding:14px 28px;border:0;border-radius:999px;cursor:pointer;\
 background:#fff;color:#10151c;font:700 20px/1.2 system-ui,sans-serif";
 
@@ -36,6 +38,8 @@ pub struct Overlay {
     label: Element,
     /// The "Tap to resume" button, while the browser refuses to play.
     tap: Element,
+    /// A line about the source (an unreadable file), while there is one.
+    status: Element,
 }
 
 impl Overlay {
@@ -53,11 +57,12 @@ impl Overlay {
         frame.set_attribute("alt", "").ok()?;
         let label = make("div", "pr-fallback-time", LABEL_STYLE)?;
         let tap = make("button", "pr-fallback-tap", TAP_STYLE)?;
+        let status = make("div", "pr-fallback-status", STATUS_STYLE)?;
         tap.set_attribute("type", "button").ok()?;
         root.append_child(&frame).ok()?;
         root.append_child(&label).ok()?;
         container.append_child(&root).ok()?;
-        Some(Self { root, frame, label, tap })
+        Some(Self { root, frame, label, tap, status })
     }
 
     /// Shows the image at `url` and where it came from (`data-source`).
@@ -75,6 +80,17 @@ impl Overlay {
     /// Removes the button.
     pub fn hide_tap(&self) {
         self.tap.remove();
+    }
+
+    /// Shows `text` as the status line, or removes it.
+    pub fn set_status(&self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.status.set_text_content(Some(text));
+                let _ = self.root.append_child(&self.status);
+            }
+            None => self.status.remove(),
+        }
     }
 
     /// Shows the session time.
