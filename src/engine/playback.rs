@@ -33,6 +33,10 @@
 //!   read (404, 403, 410) goes to the fallback without a reload, and is tried again
 //!   after [`SOURCE_RETRY_MS`], doubling up to [`MAX_UNREADABLE_RETRY_MS`]
 //!   ([`Playback::retry_delay_ms`]); it never counts against the breaker.
+//! - **A slow but living stream is not a dead server.** A stall while the buffer
+//!   still grows (data arrived within [`FED_GRACE`] stall times) is
+//!   [`PlaybackAction::SlowStream`], once: say so and let the buffer grow, no
+//!   failure, no reload. Only when the data stops too is it a stall.
 //! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
 //!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
 //!   its end: [`PlaybackAction::Ended`] once, never a reload.
@@ -57,6 +61,8 @@ pub const FAILURE_PAUSE_MS: Millis = 500;
 pub const SOURCE_RETRY_MS: Millis = 10_000;
 /// An unreadable file is tried again more slowly: twice as long each time, up to this.
 pub const MAX_UNREADABLE_RETRY_MS: Millis = 120_000;
+/// A stall while data arrived within this many stall times is a slow stream.
+const FED_GRACE: Millis = 4;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +92,8 @@ pub struct VideoSample {
     pub duration_s: f64,
     /// The page is hidden (its timers throttled; the person is not watching).
     pub hidden: bool,
+    /// The end of the buffered range at `currentTime`, seconds (NaN when unknown).
+    pub buffered_end_s: f64,
 }
 
 /// What the web layer should do.
@@ -111,6 +119,9 @@ pub enum PlaybackAction {
     },
     /// The video is healthy again.
     Recovered,
+    /// Stalled while data still arrives: the stream is slow, not dead. Say so;
+    /// no failure, no reload.
+    SlowStream,
     /// The video is parked at its end without `ended`: tell the page it ended.
     Ended,
     /// The browser refused to play: wait for the person's gesture ("Tap to resume").
@@ -154,6 +165,10 @@ pub struct Playback {
     blocked: bool,
     /// Source checks in a row that found the file unreadable.
     unreadable: u32,
+    /// The furthest buffered end seen, and when it last grew.
+    buffered: Option<(f64, Millis)>,
+    /// `SlowStream` was returned for the current watch.
+    slow_reported: bool,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -182,6 +197,8 @@ impl Playback {
             paused_at: None,
             blocked: false,
             unreadable: 0,
+            buffered: None,
+            slow_reported: false,
         }
     }
 
@@ -225,6 +242,16 @@ impl Playback {
     fn rewatch(&mut self, now: Millis) {
         self.watch_since = Some(now);
         self.stall_reported = false;
+        self.slow_reported = false;
+    }
+
+    /// Notes the buffered end growing (data arriving).
+    fn note_buffered(&mut self, now: Millis, end_s: f64) {
+        let Some(end) = finite_non_negative(end_s) else { return };
+        match self.buffered {
+            Some((seen, _)) if end <= seen + MIN_PROGRESS_S => {}
+            _ => self.buffered = Some((end, now)),
+        }
     }
 
     /// One poll of the video element (every ~250 ms).
@@ -245,6 +272,7 @@ impl Playback {
         if let Some(t) = time {
             self.last = Some((t, now));
         }
+        self.note_buffered(now, s.buffered_end_s);
         let gap = self.sampled_at.is_some_and(|at| now.saturating_sub(at) > self.stall_ms);
         self.sampled_at = Some(now);
         if s.hidden || gap {
@@ -321,6 +349,12 @@ impl Playback {
             if self.health == VideoHealth::Resuming { self.stall_ms.saturating_mul(SEEK_GRACE) } else { self.stall_ms };
         if now.saturating_sub(since) < stall_ms {
             return None;
+        }
+        let fed = self.buffered.is_some_and(|(_, at)| now.saturating_sub(at) < self.stall_ms.saturating_mul(FED_GRACE));
+        if fed && self.health == VideoHealth::Healthy {
+            let first = !self.slow_reported;
+            self.slow_reported = true;
+            return first.then_some(PlaybackAction::SlowStream);
         }
         self.report_stall()
     }
@@ -520,6 +554,7 @@ mod tests {
             seeking: false,
             duration_s: f64::NAN,
             hidden: false,
+            buffered_end_s: f64::NAN,
         }
     }
 
@@ -922,6 +957,26 @@ mod tests {
         assert_eq!((p.unreadable_checks(), p.retry_delay_ms()), (0, SOURCE_RETRY_MS));
     }
 
+    #[test]
+    fn a_stall_while_data_still_arrives_is_a_slow_stream_until_the_data_stops() {
+        // Given a video playing to 10 s, when it waits at 10 s while its buffer
+        // still grows (a transcoder just keeping up),
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let fed = |now: Millis| VideoSample { buffered_end_s: 10.0 + now as f64 / 10_000.0, ..playing(10.0) };
+        let actions: Vec<_> = (10_250..=14_000).step_by(250).filter_map(|n| p.sample(n, fed(n))).collect();
+        // then it is a slow stream, said once: no stall, no failure, no reload,
+        assert_eq!(actions, vec![PlaybackAction::SlowStream]);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        // and playing on from the grown buffer is no trouble either;
+        assert_eq!(p.sample(14_250, fed(14_250)), None);
+        assert_eq!(p.sample(14_500, VideoSample { buffered_end_s: 12.0, ..playing(10.25) }), None);
+        // but when the data stops too, it is a stall.
+        let starved = VideoSample { buffered_end_s: 12.0, ..playing(10.25) };
+        let later = hold(&mut p, 14_750, 25_000, starved);
+        assert_eq!(later.last().map(|(_, a)| *a), Some(PlaybackAction::Stalled));
+        assert!(later.iter().all(|(n, a)| *a != PlaybackAction::Stalled || *n >= 14_500 + 4 * 1_200));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Sample(u64, f64, bool, bool, bool, f64, bool),
@@ -967,7 +1022,8 @@ mod tests {
                 let before = p.health();
                 let action = match op {
                     Op::Sample(n, t, paused, ended, seeking, duration_s, hidden) => {
-                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking, duration_s, hidden })
+                        let buffered_end_s = t + 1.0;
+                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking, duration_s, hidden, buffered_end_s })
                     }
                     Op::Error(n) => p.on_network_error(n),
                     Op::Open(n) => p.on_breaker_open(n),
@@ -996,6 +1052,7 @@ mod tests {
                     Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
                     Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
                     Some(PlaybackAction::AwaitGesture) => prop_assert!(p.is_blocked()),
+                    Some(PlaybackAction::SlowStream) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
                     Some(PlaybackAction::PlayAt { at_s }) => {
                         prop_assert!(at_s.is_finite() && at_s >= 0.0 && !p.is_blocked());
                     }

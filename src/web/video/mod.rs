@@ -336,6 +336,7 @@ impl Watch {
             seeking: v.seeking(),
             duration_s: v.duration(),
             hidden: !is_visible(),
+            buffered_end_s: buffered_end(v),
         };
         let action = self.st().and_then(|mut st| if st.disposed { None } else { st.playback.sample(now(), sample) });
         self.act(action);
@@ -444,6 +445,8 @@ impl Watch {
                 self.leave_fallback();
                 self.signal(Signal::Recovered);
             }
+            // Data still arrives: the stream is slow, not the server dead. No failure.
+            PlaybackAction::SlowStream => self.signal(Signal::Slow),
             PlaybackAction::AwaitGesture => self.await_gesture(),
             PlaybackAction::PlayAt { at_s } => {
                 if (self.video.current_time() - at_s).abs() > 1.0 {
@@ -923,6 +926,15 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> 
             _ => Check::Failed,
         },
     }
+}
+
+/// The end of the buffered range that holds `currentTime` (NaN if none).
+fn buffered_end(video: &HtmlVideoElement) -> f64 {
+    let (ranges, t) = (video.buffered(), video.current_time());
+    (0..ranges.length())
+        .filter_map(|i| Some((ranges.start(i).ok()?, ranges.end(i).ok()?)))
+        .find(|(start, end)| *start <= t && t <= *end)
+        .map_or(f64::NAN, |(_, end)| end)
 }
 
 impl Attachment for Watch {
