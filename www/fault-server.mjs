@@ -9,6 +9,35 @@
 // stores the JSON the module's reports carry (never faulted: the backend is up
 // when the media server is not), and `/__fault/reports?session=S` lists them.
 //
+// Streaming (DASH and HLS, for player libraries): the proxy's Plex transcode URLs
+// serve `media/stream/`, one set of CMAF segments (H.264 + AAC, 4 s) that a DASH
+// MPD and HLS playlists share (made once with ffmpeg, see media/README.md). Under
+// `{U}` = `/api/v1/proxy/plex/video/:/transcode/universal` (after `/s/{session}`):
+//   GET {U}/start.mpd?path=/library/metadata/{id}&...   route `manifest`
+//       200 application/dash+xml: the MPD with `<BaseURL>session/{sid}/</BaseURL>`,
+//       so every init and media segment resolves to {U}/session/{sid}/{file}.
+//   GET {U}/start.m3u8?path=/library/metadata/{id}&...  route `manifest`
+//       200 application/vnd.apple.mpegurl: a master playlist whose URIs are
+//       relative, `session/{sid}/base/index.m3u8` (video) and `.../audio.m3u8`.
+//   GET {U}/session/{sid}/base/{name}.m3u8             route `manifest`
+//       a media playlist; its EXT-X-MAP and segment URIs are relative (same folder).
+//   GET {U}/session/{sid}/[base/]{init-N,chunk-N-NNN}.m4s  route `segment`
+//       video/mp4 or audio/mp4, Range supported; anything else under session/ is
+//       `segment` too (404 when it names no file).
+// Each start request mints a transcode session `sid` = `{id}-{n}` (n counts the
+// fault session's starts from 1; `{id}` is `media` when `path` is not
+// /library/metadata/{id}); the sid is also in the `X-Transcode-Session` header.
+// `/__fault/transcode?session=S&kill=1` kills every sid minted so far (the
+// reference frontend's dead transcode session): a dead or unknown sid answers 404
+// forever, for playlists and segments alike, while a new start mints a live one.
+// Without `kill` it only lists them; both answer { killed, live, dead }.
+// `manifest` and `segment` have their own faults and counts like every route;
+// other transcode URLs stay the generic `transcode` route. Segment bodies in
+// flight follow the segment route's fault as video bodies do, and get the
+// session's pacing (the default 32 KiB burst holds any segment whole, so they go
+// at once unless a test lowers `burstBytes` / `rateBps`). Responses of both
+// routes are `Cache-Control: no-store`, so every request reaches the server.
+//
 // Video: an id with its own `media/{id}.webm` gets that file; an id starting with
 // `gen-` gets 512 KiB of deterministic pseudo-random bytes (for byte-exact tests);
 // any other id gets `media/workout.webm`. Clip bodies are paced like a real server
@@ -29,6 +58,8 @@ import { fileURLToPath } from 'node:url';
 import { createImage, drawTextCentered, fitScale, toPng } from './png.mjs';
 
 const MEDIA_DIR = fileURLToPath(new URL('./media/', import.meta.url));
+const STREAM_DIR = path.join(MEDIA_DIR, 'stream');
+const TRANSCODE_LIMIT = 1000; // sids remembered per session; older ones answer 404 like dead ones
 const DEFAULT_CLIP = 'workout';
 const GENERATED_PREFIX = 'gen-';
 const GENERATED_VIDEO_BYTES = 512 * 1024;
@@ -58,15 +89,21 @@ const ID = '([A-Za-z0-9_-]+)'; // ids are sanitised by only matching these chara
 // Route table: name (the key used by the control API and counts), path pattern
 // (after the session prefix), handler returning { status, headers, body }.
 
+// A name may have several patterns (its entries share faults and counts); the first
+// matching entry wins. `stream` bodies follow their route's fault while in flight.
+const UNIVERSAL = '/api/v1/proxy/plex/video/:/transcode/universal';
 const ROUTES = [
-  { name: 'video', pattern: new RegExp(`^/api/v1/proxy/plex/stream/${ID}$`), handle: serveVideo },
-  { name: 'transcode', pattern: /^\/api\/v1\/proxy\/plex\/video\/:\/transcode\/universal\//, handle: serveTranscode },
+  { name: 'video', pattern: new RegExp(`^/api/v1/proxy/plex/stream/${ID}$`), handle: serveVideo, stream: true },
+  { name: 'manifest', pattern: new RegExp(`^${UNIVERSAL}/start\\.(mpd|m3u8)$`), handle: serveTranscodeStart },
+  { name: 'manifest', pattern: new RegExp(`^${UNIVERSAL}/session/(.*\\.m3u8)$`), handle: serveTranscodeFile },
+  { name: 'segment', pattern: new RegExp(`^${UNIVERSAL}/session/(.*)$`), handle: serveTranscodeFile, stream: true },
+  { name: 'transcode', pattern: new RegExp(`^${UNIVERSAL}/`), handle: serveTranscode },
   { name: 'thumbnail', pattern: /^\/api\/v1\/proxy\/plex\/photo\/:\/transcode$/, handle: serveThumbnail },
   { name: 'poster', pattern: new RegExp(`^/api/v1/display/plex/${ID}$`), handle: servePoster },
   { name: 'metadata', pattern: new RegExp(`^/api/v1/play/${ID}$`), handle: serveMetadata },
   { name: 'identity', pattern: /^\/api\/v1\/proxy\/plex\/identity$/, handle: serveIdentity },
 ];
-const ROUTE_NAMES = ROUTES.map((r) => r.name);
+const ROUTE_NAMES = [...new Set(ROUTES.map((r) => r.name))];
 
 async function serveVideo({ match, headers }) {
   const id = match[1];
@@ -179,6 +216,85 @@ function rangeReply(bytes, rangeHeader, headers) {
 
 function unsatisfiable(size, headers) {
   return { ...jsonReply(416, { error: 'Range Not Satisfiable' }), headers: { ...headers, 'Content-Range': `bytes */${size}` } };
+}
+
+// The streaming set in media/stream/, read once (cached until manifest.mpd changes):
+// `mpd` and `master` are the templates the start requests rewrite; `files` the
+// ones served under session/{sid}/ (media playlists and segments), with their
+// type (a representation's mimeType from the MPD, by the N in init-N / chunk-N-*)
+// and that representation's average bytes per second (for pacing).
+let streamSet = null;
+async function readStreamSet() {
+  const mpdFile = path.join(STREAM_DIR, 'manifest.mpd');
+  const stat = await fs.promises.stat(mpdFile);
+  if (streamSet && streamSet.mtimeMs === stat.mtimeMs) return streamSet;
+  const mpd = await fs.promises.readFile(mpdFile, 'utf8');
+  const master = await fs.promises.readFile(path.join(STREAM_DIR, 'master.m3u8'), 'utf8');
+  const types = new Map([...mpd.matchAll(/<Representation\b[^>]*\bid="([^"]+)"[^>]*\bmimeType="([^"]+)"/g)].map((m) => [m[1], m[2]]));
+  const d = /mediaPresentationDuration="PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?"/.exec(mpd);
+  const seconds = d ? Number(d[1] ?? 0) * 3600 + Number(d[2] ?? 0) * 60 + Number(d[3] ?? 0) : 0;
+  const files = new Map();
+  const repBytes = new Map();
+  for (const entry of await fs.promises.readdir(STREAM_DIR, { withFileTypes: true })) {
+    const { name } = entry;
+    if (!entry.isFile() || name === 'manifest.mpd' || name === 'master.m3u8') continue;
+    const bytes = await fs.promises.readFile(path.join(STREAM_DIR, name));
+    const rep = /^(?:init|chunk)-([^-.]+)[-.]/.exec(name)?.[1];
+    const type = name.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : types.get(rep) ?? 'video/mp4';
+    files.set(name, { bytes, type, rep });
+    if (rep !== undefined) repBytes.set(rep, (repBytes.get(rep) ?? 0) + bytes.length);
+  }
+  for (const file of files.values()) {
+    file.bytesPerSecond = file.rep !== undefined && seconds > 0 ? repBytes.get(file.rep) / seconds : null;
+  }
+  streamSet = { mtimeMs: stat.mtimeMs, mpd, master, files };
+  return streamSet;
+}
+
+// Mints a live transcode session `{id}-{n}`; the oldest are forgotten past the limit.
+function mintTranscode(session, id) {
+  const sid = `${id}-${++session.transcodeSeq}`;
+  session.transcodes.set(sid, { live: true });
+  for (const old of session.transcodes.keys()) {
+    if (session.transcodes.size <= TRANSCODE_LIMIT) break;
+    session.transcodes.delete(old);
+  }
+  return sid;
+}
+
+// start.mpd / start.m3u8: a new transcode session and its manifest, every URL in
+// it relative to the manifest, under session/{sid}/.
+async function serveTranscodeStart({ match, query, session }) {
+  const set = await readStreamSet();
+  const id = new RegExp(`^/library/metadata/${ID}$`).exec(query.get('path') ?? '')?.[1] ?? 'media';
+  const sid = mintTranscode(session, id);
+  const headers = { 'Cache-Control': 'no-store', 'X-Transcode-Session': sid };
+  if (match[1] === 'mpd') {
+    const body = set.mpd.replace(/\n(\s*)<Period\b/, `\n$1<BaseURL>session/${sid}/</BaseURL>\n$1<Period`);
+    return { status: 200, headers: { 'Content-Type': 'application/dash+xml', ...headers }, body: Buffer.from(body) };
+  }
+  const base = `session/${sid}/base/`;
+  const body = set.master
+    .split('\n')
+    .map((line) => (line === '' ? line : line.startsWith('#') ? line.replace(/URI="([^"]+)"/g, `URI="${base}$1"`) : base + line))
+    .join('\n');
+  return { status: 200, headers: { 'Content-Type': 'application/vnd.apple.mpegurl', ...headers }, body: Buffer.from(body) };
+}
+
+// session/{sid}/[base/]{name}: a media playlist or a segment of a live session;
+// 404 for a dead or unknown session (forever) and for a name that is no file.
+async function serveTranscodeFile({ match, headers, session }) {
+  const [sid, ...rest] = match[1].split('/');
+  const transcode = session.transcodes.get(sid);
+  if (!transcode?.live) {
+    return jsonReply(404, { error: transcode ? 'transcode session ended' : 'no such transcode session', session: sid });
+  }
+  const name = rest.length === 2 && rest[0] === 'base' ? rest[1] : rest.length === 1 ? rest[0] : null;
+  const file = name !== null && (await readStreamSet()).files.get(name);
+  if (!file) return jsonReply(404, { error: 'Not Found', session: sid });
+  const reply = rangeReply(file.bytes, headers.range, { 'Content-Type': file.type, 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' });
+  if (file.bytesPerSecond) reply.clipBytesPerSecond = file.bytesPerSecond; // paced (see streamBody)
+  return reply;
 }
 
 function serveTranscode({ prefix }) {
@@ -312,6 +428,8 @@ function newSession() {
     inflight: new Set(),
     streams: new Set(),
     pacing: { ...DEFAULT_PACING },
+    transcodes: new Map(), // sid -> { live }, in minting order
+    transcodeSeq: 0,
   };
 }
 
@@ -441,7 +559,7 @@ export function createFaultHandler() {
 
     let reply = spec.status
       ? jsonReply(spec.status, { error: http.STATUS_CODES[spec.status], fault: mode })
-      : await route.handle({ match, query: url.searchParams, headers: req.headers, prefix });
+      : await route.handle({ match, query: url.searchParams, headers: req.headers, prefix, session });
     if (spec.deliver === 'empty') reply = { status: 200, headers: { 'Content-Type': reply.headers['Content-Type'] }, body: Buffer.alloc(0) };
     if (spec.retryAfter) reply.headers['Retry-After'] = fault.retryAfter;
     if (mode !== 'healthy') reply.headers['X-Fault-Mode'] = mode;
@@ -458,7 +576,7 @@ export function createFaultHandler() {
       });
       if (!answered) return;
     }
-    const streamed = route.name === 'video' && req.method === 'GET' && reply.status < 300 && reply.body.length > 0;
+    const streamed = route.stream && req.method === 'GET' && reply.status < 300 && reply.body.length > 0;
     if (streamed && spec.deliver !== 'half') streamBody(session, route.name, req, res, reply, entry);
     else send(res, req.method, reply, spec.deliver === 'half');
   }
@@ -528,6 +646,23 @@ export function createFaultHandler() {
     },
 
     counts: (p) => controlSession(p).counts,
+
+    // The transcode sessions minted so far; with kill=1, every live one dies first
+    // (its playlists and segments answer 404 from then on). { killed, live, dead }.
+    transcode(p) {
+      const session = controlSession(p);
+      const kill = p.kill ?? '0';
+      if (kill !== '0' && kill !== '1') throw badParam('kill', `kill must be 1 or 0, got '${kill}'`, ['1', '0']);
+      const killed = [];
+      for (const [sid, t] of session.transcodes) {
+        if (kill === '1' && t.live) {
+          t.live = false;
+          killed.push(sid);
+        }
+      }
+      const all = [...session.transcodes];
+      return { killed, live: all.filter(([, t]) => t.live).map(([sid]) => sid), dead: all.filter(([, t]) => !t.live).map(([sid]) => sid) };
+    },
 
     // The reports the sink received, oldest first: [{ t, contentType, report }].
     reports: (p) => controlSession(p).reports,
@@ -693,7 +828,7 @@ function setCors(req, res) {
   res.setHeader('Access-Control-Allow-Origin', '*');
   res.setHeader('Access-Control-Allow-Headers', requested ? `*, ${requested}` : '*');
   res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS');
-  res.setHeader('Access-Control-Expose-Headers', 'Retry-After, Content-Range, Accept-Ranges, Content-Length, X-Fault-Mode');
+  res.setHeader('Access-Control-Expose-Headers', 'Retry-After, Content-Range, Accept-Ranges, Content-Length, X-Fault-Mode, X-Transcode-Session');
   res.setHeader('Access-Control-Max-Age', '600');
   res.setHeader('Timing-Allow-Origin', '*');
   if (req.headers['access-control-request-private-network'] === 'true') {

@@ -297,11 +297,235 @@ test('metadata, identity, transcode, 404', async () => {
   const hls = await get('/api/v1/proxy/plex/video/:/transcode/universal/start.m3u8?path=x');
   assert.equal(hls.headers['content-type'], 'application/vnd.apple.mpegurl');
   assert.match(hls.body.toString(), /^#EXTM3U\n/);
+  assert.match(hls.headers['x-transcode-session'], /^media-\d+$/, 'a path that is no /library/metadata/{id} mints media-N');
+  const other = await get('/api/v1/proxy/plex/video/:/transcode/universal/decision?path=x');
+  assert.equal(other.headers['content-type'], 'application/vnd.apple.mpegurl', 'other transcode URLs: the generic transcode route');
 
   const missing = await get('/api/v1/nothing');
   assert.equal(missing.status, 404);
   assert.equal(missing.headers['content-type'], 'application/json');
   assert.equal(missing.headers['access-control-allow-origin'], '*');
+});
+
+// ---- streaming: DASH and HLS over the transcode URLs ----------------------------
+
+const UNIVERSAL = '/api/v1/proxy/plex/video/:/transcode/universal';
+const STREAM_DIR = new URL('./media/stream/', import.meta.url);
+const streamFile = (name) => readFileSync(new URL(name, STREAM_DIR));
+const dashStart = (s, id = '101', extra = '') => `/s/${s}${UNIVERSAL}/start.mpd?path=/library/metadata/${id}${extra}`;
+const hlsStart = (s, id = '101', extra = '') => `/s/${s}${UNIVERSAL}/start.m3u8?path=/library/metadata/${id}${extra}`;
+// A URL the server answers, as a path (resolved against the server's origin).
+const pathOf = (url) => {
+  const u = new URL(url);
+  assert.equal(u.origin, new URL(server.url).origin, `${url} stays on the server`);
+  return u.pathname + u.search;
+};
+
+// Every (init or media) segment URL of a static MPD with SegmentTemplate +
+// SegmentTimeline under an MPD-level BaseURL, resolved against the MPD's URL.
+function dashSegmentUrls(mpd, mpdUrl) {
+  const baseUrls = [...mpd.matchAll(/<BaseURL>([^<]*)<\/BaseURL>/g)].map((m) => m[1]);
+  assert.equal(baseUrls.length, 1, 'one BaseURL');
+  const base = new URL(baseUrls[0], mpdUrl);
+  const urls = [];
+  for (const rep of mpd.matchAll(/<Representation\b[^>]*\bid="([^"]+)"[^>]*\bmimeType="([^"]+)"[\s\S]*?<\/Representation>/g)) {
+    const [, id, mimeType] = rep;
+    const tpl = /<SegmentTemplate\b[^>]*\binitialization="([^"]+)"[^>]*\bmedia="([^"]+)"[^>]*\bstartNumber="(\d+)"/.exec(rep[0]);
+    const fill = (t, n) => t.replace('$RepresentationID$', id).replace(/\$Number%0(\d)d\$/, (_, w) => String(n).padStart(Number(w), '0'));
+    urls.push({ mimeType, url: new URL(fill(tpl[1]), base).href });
+    let count = 0;
+    for (const [, attrs] of rep[0].matchAll(/<S\b([^>]*)\/>/g)) count += 1 + Number(/\br="(\d+)"/.exec(attrs)?.[1] ?? 0);
+    for (let n = Number(tpl[3]); n < Number(tpl[3]) + count; n++) urls.push({ mimeType, url: new URL(fill(tpl[2], n), base).href });
+  }
+  return urls;
+}
+
+// The URIs of a playlist (lines and URI="..." attributes), resolved against its URL.
+const hlsUris = (text, url) =>
+  text.split('\n').flatMap((line) =>
+    line.startsWith('#') ? [...line.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]) : line.trim() ? [line.trim()] : [],
+  ).map((uri) => {
+    assert.doesNotMatch(uri, /^(\/|[a-z]+:)/i, `${uri} is relative`);
+    return new URL(uri, url).href;
+  });
+
+test('streaming DASH: start.mpd mints a sid; every segment resolves under session/{sid}/ with its type and bytes; Range', async () => {
+  const s = newSession();
+  const start = await get(dashStart(s));
+  assert.equal(start.status, 200);
+  assert.equal(start.headers['content-type'], 'application/dash+xml');
+  assert.equal(start.headers['cache-control'], 'no-store');
+  assert.equal(start.headers['x-transcode-session'], '101-1');
+  const mpd = start.body.toString();
+  assert.match(mpd, /^<\?xml[\s\S]*<MPD\b[\s\S]*type="static"/);
+  assert.match(mpd, /\n\t<BaseURL>session\/101-1\/<\/BaseURL>\n\t<Period\b/, 'an MPD-level BaseURL before the Period');
+  assert.deepEqual(mpd.replace(/\t<BaseURL>[^\n]*\n/, ''), streamFile('manifest.mpd').toString(), 'the committed MPD, only the BaseURL added');
+
+  const mpdUrl = new URL(dashStart(s), server.url).href;
+  const segments = dashSegmentUrls(mpd, mpdUrl);
+  assert.equal(segments.length, 2 + 30 + 31, 'init + 30 video (4 s) + 31 audio segments');
+  const folder = `/s/${s}${UNIVERSAL}/session/101-1/`;
+  for (const { mimeType, url } of segments) {
+    const p = pathOf(url);
+    assert.ok(p.startsWith(folder), `${p} under session/101-1/`);
+    const res = await get(p);
+    assert.equal(res.status, 200, p);
+    assert.equal(res.headers['content-type'], mimeType, p);
+    assert.deepEqual(res.body, streamFile(p.slice(folder.length)), p);
+  }
+  assert.deepEqual(
+    [...new Set(segments.map((x) => x.mimeType))],
+    ['video/mp4', 'audio/mp4'],
+    'one video and one audio representation',
+  );
+  assert.equal(streamFile('init-0.m4s').toString('latin1', 4, 8), 'ftyp');
+  assert.match(mpd, /codecs="avc1\.[0-9a-f]{6}"[\s\S]*codecs="mp4a\.40\.2"/);
+
+  const part = await get(`${folder}chunk-0-002.m4s`, { headers: { Range: 'bytes=0-7' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], `bytes 0-7/${streamFile('chunk-0-002.m4s').length}`);
+  assert.deepEqual(part.body, streamFile('chunk-0-002.m4s').subarray(0, 8));
+  const head = await get(`${folder}init-1.m4s`, { method: 'HEAD' });
+  assert.equal(head.headers['content-length'], String(streamFile('init-1.m4s').length));
+
+  assert.equal((await get(dashStart(s, '102'))).headers['x-transcode-session'], '102-2', 'each start mints a new sid');
+  for (const missing of ['chunk-0-999.m4s', 'manifest.mpd', 'master.m3u8', 'base/x/init-0.m4s', '../init-0.m4s']) {
+    assert.equal((await get(`${folder}${missing}`)).status, 404, missing);
+  }
+  assert.equal(JSON.parse((await get(`/s/${s}${UNIVERSAL}/session/nope-9/init-0.m4s`)).body).error, 'no such transcode session');
+  const counts = await json(`/__fault/counts?session=${s}`);
+  assert.equal(counts.manifest, 3, 'two starts and master.m3u8 (any .m3u8 under session/ is a manifest)');
+  assert.equal(counts.segment, segments.length + 2 + 5, 'the segments, Range, HEAD and the five 404s');
+});
+
+test('streaming HLS: start.m3u8 points to session/{sid}/base/, whose playlists hold relative init and segments', async () => {
+  const s = newSession();
+  const start = await get(hlsStart(s, '7'));
+  assert.equal(start.status, 200);
+  assert.equal(start.headers['content-type'], 'application/vnd.apple.mpegurl');
+  assert.equal(start.headers['cache-control'], 'no-store');
+  assert.equal(start.headers['x-transcode-session'], '7-1');
+  const master = start.body.toString();
+  assert.match(master, /^#EXTM3U\n/);
+  assert.match(master, /#EXT-X-STREAM-INF:[^\n]*CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"[^\n]*\nsession\/7-1\/base\/index\.m3u8\n/);
+  assert.match(master, /#EXT-X-MEDIA:TYPE=AUDIO,[^\n]*URI="session\/7-1\/base\/audio\.m3u8"/);
+
+  const folder = `/s/${s}${UNIVERSAL}/session/7-1/base/`;
+  const playlists = hlsUris(master, new URL(hlsStart(s, '7'), server.url).href);
+  assert.deepEqual(playlists.map(pathOf).sort(), [`${folder}audio.m3u8`, `${folder}index.m3u8`]);
+  let files = 0;
+  for (const [playlist, mimeType] of [[`${folder}index.m3u8`, 'video/mp4'], [`${folder}audio.m3u8`, 'audio/mp4']]) {
+    const res = await get(playlist);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/vnd.apple.mpegurl');
+    const text = res.body.toString();
+    assert.match(text, /#EXT-X-PLAYLIST-TYPE:VOD\n[\s\S]*#EXT-X-MAP:URI="init-\d\.m4s"[\s\S]*#EXT-X-ENDLIST\n$/);
+    const seconds = [...text.matchAll(/#EXTINF:([\d.]+),/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.ok(Math.abs(seconds - 120) < 0.01, `${playlist}: ${seconds} s`);
+    for (const url of hlsUris(text, new URL(playlist, server.url).href)) {
+      const p = pathOf(url);
+      assert.ok(p.startsWith(folder), `${p} under session/7-1/base/`);
+      const seg = await get(p);
+      assert.equal(seg.status, 200, p);
+      assert.equal(seg.headers['content-type'], mimeType, p);
+      assert.deepEqual(seg.body, streamFile(p.slice(folder.length)), p);
+      files++;
+    }
+  }
+  assert.equal(files, 63);
+  // The same files as DASH's: one set of segments for both.
+  assert.deepEqual((await get(`/s/${s}${UNIVERSAL}/session/7-1/chunk-1-031.m4s`)).body, streamFile('chunk-1-031.m4s'));
+  assert.deepEqual(await json(`/__fault/counts?session=${s}`).then(({ manifest, segment }) => ({ manifest, segment })), { manifest: 3, segment: 64 });
+});
+
+test('streaming: manifest and segment have their own counts and faults; in-flight segments follow theirs', async () => {
+  const s = newSession();
+  await setFault(s, 'segment', 'unavailable');
+  const sid = (await get(dashStart(s))).headers['x-transcode-session'];
+  const seg = `/s/${s}${UNIVERSAL}/session/${sid}/chunk-0-001.m4s`;
+  assert.equal((await get(seg)).status, 503);
+  assert.equal((await get(`/s/${s}${UNIVERSAL}/session/${sid}/base/index.m3u8`)).status, 200, 'a segment fault leaves playlists alone');
+  assert.equal((await get(hlsStart(s))).status, 200);
+
+  await setFault(s, 'segment', 'healthy');
+  await setFault(s, 'manifest', 'gateway-timeout', '&times=1');
+  assert.equal((await get(dashStart(s))).status, 504);
+  assert.equal((await get(seg)).status, 200, 'a manifest fault leaves segments alone');
+  assert.equal((await get(dashStart(s))).headers['x-transcode-session'], '101-3', 'a start that failed minted nothing');
+  const counts = await json(`/__fault/counts?session=${s}`);
+  assert.deepEqual(
+    { manifest: counts.manifest, segment: counts.segment, transcode: counts.transcode, video: counts.video, total: counts.total },
+    { manifest: 5, segment: 2, transcode: 0, video: 0, total: 7 },
+  );
+  assert.deepEqual((await json(`/__fault/log?session=${s}`)).map((e) => `${e.route} ${e.status}`), [
+    'manifest 200', 'segment 503', 'manifest 200', 'manifest 200', 'manifest 504', 'segment 200', 'manifest 200',
+  ]);
+
+  // A paced segment body (a lowered burst and rate) stalls for good when its route hangs.
+  await json(`/__fault/pace?session=${s}&burstBytes=1024&rateBps=4000&leadMs=0`);
+  const st = openStream(seg);
+  await st.responded;
+  await sleep(300);
+  assert.equal(st.headers['content-length'], String(streamFile('chunk-0-001.m4s').length));
+  assert.ok(st.bytes > 1024 && st.bytes < streamFile('chunk-0-001.m4s').length, `streaming: ${st.bytes} bytes`);
+  await setFault(s, 'manifest', 'hang');
+  await sleep(200);
+  assert.ok(st.bytes > 1024 + 4000 * 0.3, 'a manifest fault does not stall a segment');
+  await setFault(s, 'segment', 'hang');
+  await sleep(150);
+  const stalledAt = st.bytes;
+  await sleep(300);
+  assert.equal(st.bytes, stalledAt, 'no byte after the hang');
+  assert.equal(st.ended, false);
+  assert.equal((await json(`/__fault/log?session=${s}`)).at(-1).cut, 'stall');
+  assert.deepEqual(st.body(), streamFile('chunk-0-001.m4s').subarray(0, st.bytes));
+  await json(`/__fault/reset?session=${s}`);
+  await st.closed;
+});
+
+test('streaming: kill makes every minted sid answer 404 forever; a new start mints a live one', async () => {
+  const s = newSession();
+  const a = (await get(dashStart(s))).headers['x-transcode-session'];
+  const b = (await get(hlsStart(s))).headers['x-transcode-session'];
+  assert.deepEqual([a, b], ['101-1', '101-2']);
+  const dash = `/s/${s}${UNIVERSAL}/session/${a}/chunk-0-003.m4s`;
+  const hls = `/s/${s}${UNIVERSAL}/session/${b}/base/index.m3u8`;
+  assert.equal((await get(dash)).status, 200);
+  assert.deepEqual(await json(`/__fault/transcode?session=${s}`), { killed: [], live: [a, b], dead: [] }, 'without kill: a listing');
+
+  const killed = JSON.parse((await get(`/__fault/transcode?session=${s}&kill=1`, { method: 'POST' })).body);
+  assert.deepEqual(killed, { killed: [a, b], live: [], dead: [a, b] });
+  for (let i = 0; i < 3; i++) {
+    const dead = await get(dash);
+    assert.equal(dead.status, 404);
+    assert.deepEqual(JSON.parse(dead.body), { error: 'transcode session ended', session: a });
+    assert.equal((await get(hls)).status, 404);
+  }
+  const c = (await get(dashStart(s))).headers['x-transcode-session'];
+  assert.equal(c, '101-3');
+  assert.equal((await get(`/s/${s}${UNIVERSAL}/session/${c}/chunk-0-003.m4s`)).status, 200, 'the fresh session is live');
+  assert.equal((await get(dash)).status, 404, 'the old one stays dead');
+  assert.deepEqual(await json(`/__fault/transcode?session=${s}&kill=1`), { killed: [c], live: [], dead: [a, b, c] });
+
+  // Sessions are per fault session: another one's sids are unknown here; reset forgets them.
+  assert.equal((await get(`/s/${newSession()}${UNIVERSAL}/session/${c}/chunk-0-003.m4s`)).status, 404);
+  await json(`/__fault/reset?session=${s}`);
+  assert.deepEqual(await json(`/__fault/transcode?session=${s}`), { killed: [], live: [], dead: [] });
+  assert.equal((await get(dashStart(s))).headers['x-transcode-session'], '101-1');
+  const counts = await json(`/__fault/counts?session=${s}`);
+  assert.equal(counts.manifest, 1);
+});
+
+test('streaming: X-Plex-Token in a start query is redacted in the log', async () => {
+  const s = newSession();
+  await get(dashStart(s, '5', '&X-Plex-Token=sekrit123&X-Plex-Client-Identifier=c1'));
+  await get(hlsStart(s, '5', '&x-plex-token=sekrit123'));
+  await get(`/s/${s}${UNIVERSAL}/session/5-1/init-0.m4s?X-Plex-Token=sekrit123`);
+  const log = await json(`/__fault/log?session=${s}`);
+  assert.deepEqual(log.map((e) => e.route), ['manifest', 'manifest', 'segment']);
+  assert.doesNotMatch(JSON.stringify(log), /sekrit/);
+  assert.equal(log[0].path, `/s/${s}${UNIVERSAL}/start.mpd?path=/library/metadata/5&X-Plex-Token=REDACTED&X-Plex-Client-Identifier=c1`);
+  assert.equal(log[2].status, 200);
 });
 
 // ---- CORS ----------------------------------------------------------------
@@ -323,7 +547,7 @@ test('CORS on every response; OPTIONS is 204 and neither counted nor faulted', a
   for (const res of [await get(`/s/${s}/api/v1/play/1`), await get('/__fault/health'), await get('/__fault/set?route=x')]) {
     assert.equal(res.headers['access-control-allow-origin'], '*');
     assert.equal(res.headers['access-control-allow-headers'], '*');
-    assert.equal(res.headers['access-control-expose-headers'], 'Retry-After, Content-Range, Accept-Ranges, Content-Length, X-Fault-Mode');
+    assert.equal(res.headers['access-control-expose-headers'], 'Retry-After, Content-Range, Accept-Ranges, Content-Length, X-Fault-Mode, X-Transcode-Session');
     assert.equal(res.headers['timing-allow-origin'], '*');
   }
 });
@@ -471,6 +695,8 @@ test('counts per route, reset clears them', async () => {
   const p = `/s/${s}`;
   await get(`${p}/api/v1/proxy/plex/stream/1`, { headers: { Range: 'bytes=0-1' } });
   await get(`${p}/api/v1/proxy/plex/video/:/transcode/universal/start.m3u8`);
+  await get(`${p}/api/v1/proxy/plex/video/:/transcode/universal/session/media-1/base/chunk-0-001.m4s`);
+  await get(`${p}/api/v1/proxy/plex/video/:/transcode/universal/decision`);
   await get(`${p}${THUMB}`);
   await get(`${p}${THUMB}`);
   await get(`${p}/api/v1/display/plex/1`);
@@ -478,7 +704,7 @@ test('counts per route, reset clears them', async () => {
   await get(`${p}/api/v1/proxy/plex/identity`);
   await get(`${p}/api/v1/unknown`);
   assert.deepEqual(await json(`/__fault/counts?session=${s}`), {
-    video: 1, transcode: 1, thumbnail: 2, poster: 1, metadata: 1, identity: 1, total: 7, report: 0,
+    video: 1, manifest: 1, segment: 1, transcode: 1, thumbnail: 2, poster: 1, metadata: 1, identity: 1, total: 9, report: 0,
   });
   await json(`/__fault/reset?session=${s}`);
   assert.equal((await json(`/__fault/counts?session=${s}`)).total, 0);
@@ -495,6 +721,7 @@ test('control API: 400 names the bad parameter; POST JSON body works', async () 
     ['/__fault/set?route=video&mode=hang&times=0', 'times'],
     ['/__fault/set?route=video&mode=hang&session=a%20b', 'session'],
     ['/__fault/log?since=x', 'since'],
+    ['/__fault/transcode?kill=yes', 'kill'],
   ];
   for (const [path, parameter] of cases) {
     const res = await get(path);

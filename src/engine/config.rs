@@ -706,10 +706,12 @@ impl ProbeConfig {
 }
 
 /// The stable keys of the notice catalogue, in the order a problem unfolds.
-pub const NOTICE_KEYS: [&str; 7] = ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online"];
+pub const NOTICE_KEYS: [&str; 9] =
+    ["slow", "retrying", "unavailable", "fallback", "restored", "offline", "online", "tapToResume", "unreadable"];
 
 /// [`NOTICE_KEYS`] as listed in errors.
-const NOTICE_KEY_LIST: &str = "slow, retrying, unavailable, fallback, restored, offline, online";
+const NOTICE_KEY_LIST: &str =
+    "slow, retrying, unavailable, fallback, restored, offline, online, tapToResume, unreadable";
 
 /// User notices (guardrails §4).
 #[derive(Debug, Clone, PartialEq)]

@@ -50,11 +50,15 @@ pub enum NoticeKind {
     Offline,
     /// The client is back online after a shown `Offline`.
     Online,
+    /// The browser refused to resume the video without a user gesture.
+    TapToResume,
+    /// The server refuses to read the video file (404, 403, 410): not a dead server.
+    Unreadable,
 }
 
 impl NoticeKind {
     /// Every kind, in the order of [`NOTICE_KEYS`](super::config::NOTICE_KEYS).
-    pub const ALL: [NoticeKind; 7] = [
+    pub const ALL: [NoticeKind; 9] = [
         NoticeKind::Slow,
         NoticeKind::Retrying,
         NoticeKind::Unavailable,
@@ -62,6 +66,8 @@ impl NoticeKind {
         NoticeKind::Restored,
         NoticeKind::Offline,
         NoticeKind::Online,
+        NoticeKind::TapToResume,
+        NoticeKind::Unreadable,
     ];
 
     /// The stable catalogue key (one of [`NOTICE_KEYS`](super::config::NOTICE_KEYS)).
@@ -74,6 +80,8 @@ impl NoticeKind {
             NoticeKind::Restored => "restored",
             NoticeKind::Offline => "offline",
             NoticeKind::Online => "online",
+            NoticeKind::TapToResume => "tapToResume",
+            NoticeKind::Unreadable => "unreadable",
         }
     }
 
@@ -81,7 +89,11 @@ impl NoticeKind {
     pub const fn severity(self) -> Severity {
         match self {
             NoticeKind::Slow | NoticeKind::Retrying | NoticeKind::Restored | NoticeKind::Online => Severity::Info,
-            NoticeKind::Unavailable | NoticeKind::Fallback | NoticeKind::Offline => Severity::Warning,
+            NoticeKind::Unavailable
+            | NoticeKind::Fallback
+            | NoticeKind::Offline
+            | NoticeKind::TapToResume
+            | NoticeKind::Unreadable => Severity::Warning,
         }
     }
 
@@ -95,6 +107,8 @@ impl NoticeKind {
             NoticeKind::Restored => "Video is back.",
             NoticeKind::Offline => "You're offline. Your workout continues.",
             NoticeKind::Online => "You're back online.",
+            NoticeKind::TapToResume => "Tap the screen to resume the video.",
+            NoticeKind::Unreadable => "Video file unavailable — retrying",
         }
     }
 
@@ -107,6 +121,8 @@ impl NoticeKind {
             NoticeKind::Restored => 4,
             NoticeKind::Offline => 5,
             NoticeKind::Online => 6,
+            NoticeKind::TapToResume => 7,
+            NoticeKind::Unreadable => 8,
         }
     }
 }
@@ -186,6 +202,10 @@ pub enum Signal {
     Offline,
     /// The client came back online.
     Online,
+    /// The browser refused to play the video without a user gesture.
+    PlayBlocked,
+    /// The server refuses to read the video file.
+    Unreadable,
 }
 
 /// Problem stage of one service: 0 is none, then Slow = 1 … Fallback = 4.
@@ -197,7 +217,7 @@ fn problem(signal: Signal) -> Option<(Stage, NoticeKind)> {
         Signal::Retrying => Some((2, NoticeKind::Retrying)),
         Signal::Unavailable => Some((3, NoticeKind::Unavailable)),
         Signal::Fallback => Some((4, NoticeKind::Fallback)),
-        Signal::Recovered | Signal::Offline | Signal::Online => None,
+        Signal::Recovered | Signal::Offline | Signal::Online | Signal::PlayBlocked | Signal::Unreadable => None,
     }
 }
 
@@ -220,7 +240,7 @@ impl Slot {
 /// The notification policy (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    texts: [String; 7],
+    texts: [String; 9],
     duration_ms: Millis,
     min_interval_ms: Millis,
     /// The slot for signals without a service.
@@ -297,6 +317,9 @@ impl Notifier {
                 self.offline_shown = false;
                 return Some(self.notice(NoticeKind::Online, None));
             }
+            // Outside the episode's stages: the web layer signals it once per refusal.
+            Signal::PlayBlocked => return Some(self.notice(NoticeKind::TapToResume, service.map(cut))),
+            Signal::Unreadable => return Some(self.notice(NoticeKind::Unreadable, service.map(cut))),
             _ => {}
         }
         let service = service.map(cut);

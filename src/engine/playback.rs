@@ -25,6 +25,18 @@
 //!   the first after a gap longer than `stall_ms` (timers throttled in a background
 //!   tab, a page back from the bfcache), restart the watch: only time watched in
 //!   the open counts.
+//! - **A refused play is not a failure.** When the browser refuses the module's
+//!   own `play()` (autoplay policy, e.g. a kiosk after an automatic reload),
+//!   [`PlaybackAction::AwaitGesture`] once; the person's next gesture gives
+//!   [`PlaybackAction::PlayAt`] at the policy's position then (the workout went on).
+//! - **An unreadable file is not a dead server.** A source the server refuses to
+//!   read (404, 403, 410) goes to the fallback without a reload, and is tried again
+//!   after [`SOURCE_RETRY_MS`], doubling up to [`MAX_UNREADABLE_RETRY_MS`]
+//!   ([`Playback::retry_delay_ms`]); it never counts against the breaker.
+//! - **A slow but living stream is not a dead server.** A stall while the buffer
+//!   still grows (data arrived within [`FED_GRACE`] stall times) is
+//!   [`PlaybackAction::SlowStream`], once: say so and let the buffer grow, no
+//!   failure, no reload. Only when the data stops too is it a stall.
 //! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
 //!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
 //!   its end: [`PlaybackAction::Ended`] once, never a reload.
@@ -44,6 +56,13 @@ const SEEK_GRACE: Millis = 4;
 pub const END_SLACK_S: f64 = 0.5;
 /// A pause this close (ms) before a media error is the failure's, not the person's.
 pub const FAILURE_PAUSE_MS: Millis = 500;
+/// In the fallback with the breaker closed (the source failed, not the server), the
+/// source is tried again this long after entering it, or after the last try.
+pub const SOURCE_RETRY_MS: Millis = 10_000;
+/// An unreadable file is tried again more slowly: twice as long each time, up to this.
+pub const MAX_UNREADABLE_RETRY_MS: Millis = 120_000;
+/// A stall while data arrived within this many stall times is a slow stream.
+const FED_GRACE: Millis = 4;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +92,8 @@ pub struct VideoSample {
     pub duration_s: f64,
     /// The page is hidden (its timers throttled; the person is not watching).
     pub hidden: bool,
+    /// The end of the buffered range at `currentTime`, seconds (NaN when unknown).
+    pub buffered_end_s: f64,
 }
 
 /// What the web layer should do.
@@ -98,8 +119,18 @@ pub enum PlaybackAction {
     },
     /// The video is healthy again.
     Recovered,
+    /// Stalled while data still arrives: the stream is slow, not dead. Say so;
+    /// no failure, no reload.
+    SlowStream,
     /// The video is parked at its end without `ended`: tell the page it ended.
     Ended,
+    /// The browser refused to play: wait for the person's gesture ("Tap to resume").
+    AwaitGesture,
+    /// A gesture came: seek to `at_s` and play, within the gesture.
+    PlayAt {
+        /// Where to seek, seconds.
+        at_s: f64,
+    },
 }
 
 /// The playback session model (see the module docs).
@@ -130,6 +161,14 @@ pub struct Playback {
     end_reported: bool,
     /// When a sample last saw the video go from playing to paused.
     paused_at: Option<Millis>,
+    /// The browser refused the module's `play()`; a gesture is awaited.
+    blocked: bool,
+    /// Source checks in a row that found the file unreadable.
+    unreadable: u32,
+    /// The furthest buffered end seen, and when it last grew.
+    buffered: Option<(f64, Millis)>,
+    /// `SlowStream` was returned for the current watch.
+    slow_reported: bool,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -156,6 +195,10 @@ impl Playback {
             sampled_at: None,
             end_reported: false,
             paused_at: None,
+            blocked: false,
+            unreadable: 0,
+            buffered: None,
+            slow_reported: false,
         }
     }
 
@@ -199,6 +242,16 @@ impl Playback {
     fn rewatch(&mut self, now: Millis) {
         self.watch_since = Some(now);
         self.stall_reported = false;
+        self.slow_reported = false;
+    }
+
+    /// Notes the buffered end growing (data arriving).
+    fn note_buffered(&mut self, now: Millis, end_s: f64) {
+        let Some(end) = finite_non_negative(end_s) else { return };
+        match self.buffered {
+            Some((seen, _)) if end <= seen + MIN_PROGRESS_S => {}
+            _ => self.buffered = Some((end, now)),
+        }
     }
 
     /// One poll of the video element (every ~250 ms).
@@ -206,7 +259,8 @@ impl Playback {
         if self.health == VideoHealth::Fallback {
             return None;
         }
-        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+        // While a refused play awaits a gesture, `paused` is the browser's, not the page's wish.
+        if matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) && !self.blocked {
             let playing = !s.paused && !s.ended;
             if self.playing && !playing {
                 self.paused_at = Some(now);
@@ -218,6 +272,7 @@ impl Playback {
         if let Some(t) = time {
             self.last = Some((t, now));
         }
+        self.note_buffered(now, s.buffered_end_s);
         let gap = self.sampled_at.is_some_and(|at| now.saturating_sub(at) > self.stall_ms);
         self.sampled_at = Some(now);
         if s.hidden || gap {
@@ -266,6 +321,7 @@ impl Playback {
         }
         // Progress.
         self.end_reported = false;
+        self.unreadable = 0;
         self.stopped_at_s = t;
         self.rewatch(now);
         match self.health {
@@ -293,6 +349,12 @@ impl Playback {
             if self.health == VideoHealth::Resuming { self.stall_ms.saturating_mul(SEEK_GRACE) } else { self.stall_ms };
         if now.saturating_sub(since) < stall_ms {
             return None;
+        }
+        let fed = self.buffered.is_some_and(|(_, at)| now.saturating_sub(at) < self.stall_ms.saturating_mul(FED_GRACE));
+        if fed && self.health == VideoHealth::Healthy {
+            let first = !self.slow_reported;
+            self.slow_reported = true;
+            return first.then_some(PlaybackAction::SlowStream);
         }
         self.report_stall()
     }
@@ -327,6 +389,7 @@ impl Playback {
             return Some(PlaybackAction::ReloadSource { attempt: self.reloads, seek_to_s: self.stopped_at_s });
         }
         self.health = VideoHealth::Fallback;
+        self.blocked = false;
         Some(PlaybackAction::EnterFallback)
     }
 
@@ -337,6 +400,7 @@ impl Playback {
         }
         self.trouble_begins();
         self.health = VideoHealth::Fallback;
+        self.blocked = false;
         Some(PlaybackAction::EnterFallback)
     }
 
@@ -372,6 +436,7 @@ impl Playback {
             VideoHealth::Stalled | VideoHealth::Resuming => {
                 self.health = VideoHealth::Healthy;
                 self.reloads = 0;
+                self.unreadable = 0;
                 self.playing = true;
                 self.rewatch(now);
                 Some(PlaybackAction::Recovered)
@@ -388,8 +453,66 @@ impl Playback {
         }
         self.health = VideoHealth::Healthy;
         self.reloads = 0;
+        self.unreadable = 0;
         self.rewatch(now);
         Some(PlaybackAction::Recovered)
+    }
+
+    /// The browser refused the module's `play()` (`NotAllowedError`): wait for a
+    /// gesture, once per refusal. Not in the fallback (there is no source to play).
+    pub fn on_play_refused(&mut self) -> Option<PlaybackAction> {
+        if self.blocked || self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.blocked = true;
+        Some(PlaybackAction::AwaitGesture)
+    }
+
+    /// The person made a gesture while a play was refused: play at the resume
+    /// policy's position now if resuming (`session_s` is the workout clock), else
+    /// where the video stands.
+    pub fn on_gesture(&mut self, session_s: f64) -> Option<PlaybackAction> {
+        if !self.blocked || self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.blocked = false;
+        let at_s = match (self.health, self.resume) {
+            (VideoHealth::Resuming, ResumeAt::Session) => finite_non_negative(session_s).unwrap_or(self.stopped_at_s),
+            _ => self.stopped_at_s,
+        };
+        Some(PlaybackAction::PlayAt { at_s })
+    }
+
+    /// Whether a gesture is awaited.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// The source check found the file unreadable (404, 403, 410): fall back at
+    /// once (reloading cannot help) and wait [`Playback::retry_delay_ms`]. Returns
+    /// `EnterFallback` unless already in it.
+    pub fn on_source_unreadable(&mut self, _now: Millis) -> Option<PlaybackAction> {
+        self.unreadable = self.unreadable.saturating_add(1);
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        self.trouble_begins();
+        self.health = VideoHealth::Fallback;
+        self.blocked = false;
+        Some(PlaybackAction::EnterFallback)
+    }
+
+    /// Source checks in a row that found the file unreadable (0: it is not).
+    pub fn unreadable_checks(&self) -> u32 {
+        self.unreadable
+    }
+
+    /// How long the fallback waits before trying the source again (breaker
+    /// closed): [`SOURCE_RETRY_MS`], or for an unreadable file twice as long
+    /// after each failed try, up to [`MAX_UNREADABLE_RETRY_MS`].
+    pub fn retry_delay_ms(&self) -> Millis {
+        let doublings = self.unreadable.saturating_sub(1).min(16);
+        SOURCE_RETRY_MS.saturating_mul(1 << doublings).min(MAX_UNREADABLE_RETRY_MS.max(SOURCE_RETRY_MS))
     }
 
     /// The seek thumbnail for workout time `session_s`: the server has one every
@@ -431,6 +554,7 @@ mod tests {
             seeking: false,
             duration_s: f64::NAN,
             hidden: false,
+            buffered_end_s: f64::NAN,
         }
     }
 
@@ -783,6 +907,76 @@ mod tests {
         assert!(!p.was_playing());
     }
 
+    #[test]
+    fn a_refused_resume_waits_for_a_gesture_then_plays_where_the_workout_is() {
+        // Given a video that fell back while playing and is being resumed,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.on_breaker_open(10_000);
+        assert!(matches!(p.on_breaker_closed(40_000, 40.0), Some(PlaybackAction::Resume { play: true, .. })));
+        // when the browser refuses its play(), then a gesture is awaited, once,
+        assert_eq!(p.on_play_refused(), Some(PlaybackAction::AwaitGesture));
+        assert_eq!(p.on_play_refused(), None);
+        assert!(hold(&mut p, 40_250, 60_000, paused(40.0)).is_empty(), "waiting is not a stall");
+        // and the person's tap plays it where the workout is now, not where it was.
+        assert_eq!(p.on_gesture(61.5), Some(PlaybackAction::PlayAt { at_s: 61.5 }));
+        assert_eq!(p.on_gesture(62.0), None);
+        // A refusal in the fallback (no source) awaits nothing.
+        p.on_breaker_open(70_000);
+        assert_eq!(p.on_play_refused(), None);
+
+        // Given a start the browser refused (the page wanted it playing),
+        let mut p = Playback::new(&PlaybackConfig::default());
+        p.expect_playing(true);
+        assert_eq!(p.on_play_refused(), Some(PlaybackAction::AwaitGesture));
+        // when it sits paused and then the server fails and comes back,
+        assert!(hold(&mut p, 0, 5_000, paused(0.0)).is_empty());
+        p.on_breaker_open(5_000);
+        // then the resume still means to play: the pause was the browser's.
+        assert!(matches!(p.on_breaker_closed(9_000, 9.0), Some(PlaybackAction::Resume { play: true, .. })));
+    }
+
+    #[test]
+    fn an_unreadable_file_falls_back_at_once_and_is_retried_ever_more_slowly() {
+        // Given a video playing, when its source check finds the file unreadable,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.retry_delay_ms(), SOURCE_RETRY_MS);
+        // then it falls back at once, no reload,
+        assert_eq!(p.on_source_unreadable(10_000), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.unreadable_checks(), 1);
+        // and each try that finds it still unreadable doubles the wait, up to 2 min.
+        let mut delays = vec![p.retry_delay_ms()];
+        for i in 0..6u64 {
+            assert!(matches!(p.on_breaker_closed(20_000 + i, 20.0), Some(PlaybackAction::Resume { play: true, .. })));
+            assert_eq!(p.on_source_unreadable(20_000 + i), Some(PlaybackAction::EnterFallback));
+            delays.push(p.retry_delay_ms());
+        }
+        assert_eq!(delays, [10_000, 20_000, 40_000, 80_000, 120_000, 120_000, 120_000]);
+        // When it is readable again and plays, the next trouble starts afresh.
+        assert!(matches!(p.on_breaker_closed(30_000, 30.0), Some(PlaybackAction::Resume { .. })));
+        assert_eq!(p.on_playing(31_000), Some(PlaybackAction::Recovered));
+        assert_eq!((p.unreadable_checks(), p.retry_delay_ms()), (0, SOURCE_RETRY_MS));
+    }
+
+    #[test]
+    fn a_stall_while_data_still_arrives_is_a_slow_stream_until_the_data_stops() {
+        // Given a video playing to 10 s, when it waits at 10 s while its buffer
+        // still grows (a transcoder just keeping up),
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let fed = |now: Millis| VideoSample { buffered_end_s: 10.0 + now as f64 / 10_000.0, ..playing(10.0) };
+        let actions: Vec<_> = (10_250..=14_000).step_by(250).filter_map(|n| p.sample(n, fed(n))).collect();
+        // then it is a slow stream, said once: no stall, no failure, no reload,
+        assert_eq!(actions, vec![PlaybackAction::SlowStream]);
+        assert_eq!(p.health(), VideoHealth::Healthy);
+        // and playing on from the grown buffer is no trouble either;
+        assert_eq!(p.sample(14_250, fed(14_250)), None);
+        assert_eq!(p.sample(14_500, VideoSample { buffered_end_s: 12.0, ..playing(10.25) }), None);
+        // but when the data stops too, it is a stall.
+        let starved = VideoSample { buffered_end_s: 12.0, ..playing(10.25) };
+        let later = hold(&mut p, 14_750, 25_000, starved);
+        assert_eq!(later.last().map(|(_, a)| *a), Some(PlaybackAction::Stalled));
+        assert!(later.iter().all(|(n, a)| *a != PlaybackAction::Stalled || *n >= 14_500 + 4 * 1_200));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Sample(u64, f64, bool, bool, bool, f64, bool),
@@ -791,6 +985,9 @@ mod tests {
         Closed(u64, f64),
         Playing(u64),
         Loaded(u64),
+        Refused,
+        Gesture(f64),
+        Unreadable(u64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -807,6 +1004,9 @@ mod tests {
             1 => (now.clone(), any_f64()).prop_map(|(n, t)| Op::Closed(n, t)),
             1 => now.clone().prop_map(Op::Playing),
             1 => now.prop_map(Op::Loaded),
+            1 => Just(Op::Refused),
+            1 => any_f64().prop_map(Op::Gesture),
+            1 => (0..200_000u64).prop_map(Op::Unreadable),
         ]
     }
 
@@ -822,14 +1022,19 @@ mod tests {
                 let before = p.health();
                 let action = match op {
                     Op::Sample(n, t, paused, ended, seeking, duration_s, hidden) => {
-                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking, duration_s, hidden })
+                        let buffered_end_s = t + 1.0;
+                        p.sample(n, VideoSample { current_time_s: t, paused, ended, seeking, duration_s, hidden, buffered_end_s })
                     }
                     Op::Error(n) => p.on_network_error(n),
                     Op::Open(n) => p.on_breaker_open(n),
                     Op::Closed(n, t) => p.on_breaker_closed(n, t),
                     Op::Playing(n) => p.on_playing(n),
                     Op::Loaded(n) => p.on_loaded(n),
+                    Op::Refused => p.on_play_refused(),
+                    Op::Gesture(t) => p.on_gesture(t),
+                    Op::Unreadable(n) => p.on_source_unreadable(n),
                 };
+                prop_assert!((SOURCE_RETRY_MS..=MAX_UNREADABLE_RETRY_MS).contains(&p.retry_delay_ms()));
                 match action {
                     Some(PlaybackAction::Resume { at_s, .. }) => {
                         prop_assert!(matches!(before, VideoHealth::Fallback | VideoHealth::Stalled));
@@ -846,6 +1051,11 @@ mod tests {
                     }
                     Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
                     Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    Some(PlaybackAction::AwaitGesture) => prop_assert!(p.is_blocked()),
+                    Some(PlaybackAction::SlowStream) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    Some(PlaybackAction::PlayAt { at_s }) => {
+                        prop_assert!(at_s.is_finite() && at_s >= 0.0 && !p.is_blocked());
+                    }
                     Some(PlaybackAction::Ended) => {
                         prop_assert_eq!(before, VideoHealth::Healthy);
                         prop_assert_eq!(p.health(), VideoHealth::Healthy);

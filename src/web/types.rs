@@ -9,7 +9,7 @@ export type RequestClass = "video" | "transcode" | "thumbnail" | "metadata" | "p
 /** A circuit breaker's state. */
 export type BreakerState = "closed" | "open" | "halfOpen" | "isolated";
 /** Keys of the notice catalogue, in the order a problem unfolds. */
-export type NoticeKey = "slow" | "retrying" | "unavailable" | "fallback" | "restored" | "offline" | "online";
+export type NoticeKey = "slow" | "retrying" | "unavailable" | "fallback" | "restored" | "offline" | "online" | "tapToResume" | "unreadable";
 
 /** A breaker's policy. */
 export interface BreakerConfig {
@@ -182,10 +182,12 @@ export interface MetricsEvent extends MetricsSnapshot { type: "metrics" }
 export type FrameSource = "cache" | "nearest" | "poster" | "placeholder";
 /**
  * The video's fallback: `enter`, then a `frame` each time the shown image changes
- * (the object URL stays valid until the next frame or `exit`), then `exit`.
+ * (the object URL stays valid until the next frame or `exit`), then `exit`. And
+ * `blocked` when the browser refused the module's `play()` (a "Tap to resume"
+ * button shows over the fallback), `unblocked` when a gesture played it.
  */
 export interface FallbackEvent {
-  type: "enter" | "frame" | "exit";
+  type: "enter" | "frame" | "exit" | "blocked" | "unblocked";
   mediaId: string | null;
   /** The session clock when the event was made. */
   sessionSeconds: number;

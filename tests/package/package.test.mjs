@@ -393,3 +393,106 @@ test('pause() after that play(), once the source is set but before it can play, 
     await page.evaluate(() => window.cleanup());
   }
 });
+
+test('a resume the browser refuses to play waits for a tap, then plays with sound where the workout is', async () => {
+  // Headless Chromium here plays unmuted media without a gesture whatever its
+  // --autoplay-policy (measured: default, user-gesture-required and
+  // document-user-activation-required all play www/media/sound.webm, which has a
+  // tone). So the page plays the browser's part of a kiosk that refuses: until the
+  // first gesture, play() rejects with the DOMException a refusing Chromium throws.
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    const play = HTMLMediaElement.prototype.play;
+    let activated = false;
+    addEventListener('pointerdown', () => (activated = true), { capture: true, once: true });
+    HTMLMediaElement.prototype.play = function () {
+      if (activated) return play.call(this);
+      return Promise.reject(new DOMException("play() failed because the user didn't interact with the document first.", 'NotAllowedError'));
+    };
+  });
+  const fresh = await context.newPage();
+  try {
+    await fresh.goto(`http://127.0.0.1:${site.address().port}/`);
+    await fresh.evaluate(async ([base]) => {
+      const api = await import('/pkg/index.js');
+      const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+      await r.ready;
+      window.seen = [];
+      r.on('notice', (n) => window.seen.push(n.key));
+      r.on('fallback', (e) => e.type !== 'frame' && window.seen.push(e.type));
+      const box = document.createElement('div');
+      box.style.cssText = 'position:relative;width:320px;height:180px';
+      const video = document.createElement('video');
+      video.autoplay = true;  // the page wants it playing, with sound
+      box.append(video);
+      document.body.append(box);
+      const started = performance.now();
+      window.handle = r.attachVideo(video, {
+        media: { id: 'sound', src: base + '/api/v1/proxy/plex/stream/sound' },  // www/media/sound.webm: with a tone
+        thumbnailAt: () => base + '/x', sessionClock: () => 30 + (performance.now() - started) / 1000, overlay: box,
+      });
+      window.r = r;
+    }, [`${faults.url}/s/tap`]);
+    // Refused at the start: a gesture is awaited (no overlay outside the fallback).
+    await fresh.waitForFunction(() => window.seen.includes('blocked'), null, { timeout: 15_000 });
+    // An outage and its end: the resume's play() is refused again, over the fallback.
+    await fresh.evaluate(() => window.r.isolate('plex'));
+    await fresh.waitForFunction(() => window.seen.includes('enter'), null, { timeout: 15_000 });
+    await fresh.evaluate(() => window.r.reset('plex'));
+    await fresh.waitForSelector('.pr-fallback-tap', { timeout: 15_000 });
+    await fresh.click('.pr-fallback-tap');
+    const playing = await fresh.waitForFunction(() => {
+      const v = document.querySelector('video');
+      return !v.paused && v.currentTime > 30 && { muted: v.muted, at: Math.round(v.currentTime) };
+    }, null, { timeout: 15_000, polling: 100 });
+    const result = await playing.jsonValue();
+    assert.equal(result.muted, false);
+    assert.ok(result.at >= 30, `played where the workout is (${result.at} s)`);
+    const seen = await fresh.evaluate(() => window.seen);
+    assert.deepEqual(seen.filter((k) => ['tapToResume', 'blocked', 'unblocked'].includes(k)),
+      ['tapToResume', 'blocked', 'tapToResume', 'blocked', 'unblocked']);
+    assert.equal(await fresh.$('.pr-fallback-tap'), null, 'the button is gone');
+    await fresh.evaluate(() => { window.handle.dispose(); window.r.dispose(); });
+  } finally {
+    await context.close();
+  }
+});
+
+test('an unreadable file falls back with its own notice and countdown, and never opens the breaker', async () => {
+  const result = await inPage('unreadable', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    const seen = [];
+    r.on('notice', (n) => seen.push(n.key));
+    r.on('fallback', (e) => e.type !== 'frame' && seen.push(e.type));
+    const box = document.createElement('div');
+    box.style.cssText = 'position:relative;width:320px;height:180px';
+    const video = document.createElement('video');
+    box.append(video);
+    document.body.append(box);
+    // The server answers 404 for this file (an id it does not serve), as for a file
+    // its storage refuses to read.
+    const h = r.attachVideo(video, {
+      media: { id: 'gone', src: base + '/api/v1/proxy/plex/stream/no.such' },
+      thumbnailAt: () => base + '/x', sessionClock: () => 0, overlay: box, cacheName: 'package-test-unreadable',
+    });
+    const until = async (test) => {
+      for (const end = performance.now() + 10000; performance.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        const value = test();
+        if (value) return value;
+      }
+      return null;
+    };
+    const status = await until(() => box.querySelector('.pr-fallback-status')?.textContent);
+    const breaker = r.snapshot().services.find((s) => s.name === 'plex')?.breaker.state ?? 'closed';
+    // Other items still play.
+    h.load({ id: '7', src: base + '/api/v1/proxy/plex/stream/7' });
+    const next = await until(() => video.getAttribute('src')?.endsWith('/7') && h.state);
+    h.dispose();
+    r.dispose();
+    box.remove();
+    return { seen, status, breaker, next };`);
+  assert.match(result.status ?? '', /^Video file unavailable — retrying · 00:(0\d|10)$/);
+  assert.deepEqual(result.seen, ['unreadable', 'enter', 'exit']);
+  assert.equal(result.breaker, 'closed');
+  assert.equal(result.next, 'healthy');
+});

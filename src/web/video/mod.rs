@@ -20,15 +20,15 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
-use super::browser::{is_visible, now, quietly};
+use super::browser::{is_visible, now};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
 use crate::engine::breaker::BreakerState;
 use crate::engine::classify;
 use crate::engine::config::PlaybackConfig;
-use crate::engine::notify::Signal;
-use crate::engine::playback::{Playback, PlaybackAction, VideoHealth, VideoSample};
+use crate::engine::notify::{NoticeKind, Signal};
+use crate::engine::playback::{clock_text, Playback, PlaybackAction, VideoHealth, VideoSample};
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
 use crate::engine::Millis;
@@ -44,9 +44,6 @@ const FRAME_MS: u32 = 1_000;
 const RELOAD_DELAY_MS: u32 = 500;
 /// After a failed prefetch, wait this long before prefetching again.
 const PREFETCH_PAUSE_MS: Millis = 10_000;
-/// In the fallback with the breaker closed (the source failed, not the server),
-/// the source is tried again this often.
-const FALLBACK_RETRY_MS: Millis = 10_000;
 /// Trial source checks sent at most while the breaker is half-open.
 const MAX_TRIALS: u32 = 5;
 
@@ -56,8 +53,10 @@ enum Check {
     Ok,
     /// The service's breaker is open.
     Open,
-    /// The server failed, or refused the source.
+    /// The server failed.
     Failed,
+    /// The server refuses to read the file (404, 403, 410): not a dead server.
+    Unreadable,
     /// Aborted or offline: not the server's fault, nothing to do.
     Ignored,
 }
@@ -88,6 +87,8 @@ struct State {
     reload: Option<Timeout>,
     /// One-shot listeners of the load under way (seek, play, loaded).
     loading: Vec<EventListener>,
+    /// The page's gesture listeners while a refused play awaits one.
+    gesture: Vec<EventListener>,
     fallback: Option<Fallback>,
     /// The generation whose prefetch loop is running.
     prefetching: Option<u32>,
@@ -146,6 +147,7 @@ impl Watch {
                 requests: None,
                 reload: None,
                 loading: Vec::new(),
+                gesture: Vec::new(),
                 fallback: None,
                 prefetching: None,
                 prefetch_not_before: 0,
@@ -249,6 +251,7 @@ impl Watch {
             st.check = st.check.wrapping_add(1);
             st.reload = None;
             st.loading.clear();
+            st.gesture.clear();
             if let Some(requests) = st.requests.take() {
                 requests.abort();
             }
@@ -286,6 +289,7 @@ impl Watch {
             st.listeners.clear();
             st.reload = None;
             st.loading.clear();
+            st.gesture.clear();
             if let Some(requests) = st.requests.take() {
                 requests.abort();
             }
@@ -332,6 +336,7 @@ impl Watch {
             seeking: v.seeking(),
             duration_s: v.duration(),
             hidden: !is_visible(),
+            buffered_end_s: buffered_end(v),
         };
         let action = self.st().and_then(|mut st| if st.disposed { None } else { st.playback.sample(now(), sample) });
         self.act(action);
@@ -422,6 +427,7 @@ impl Watch {
                 if let Some(mut st) = self.st() {
                     st.reload = None;
                     st.loading.clear();
+                    st.gesture.clear();
                     st.check = st.check.wrapping_add(1);
                     if let Some(requests) = std::mem::replace(&mut st.requests, AbortController::new().ok()) {
                         requests.abort();
@@ -429,12 +435,25 @@ impl Watch {
                 }
                 self.detach_source();
                 self.enter_fallback();
-                self.signal(Signal::Fallback);
+                // An unreadable file has its own notice.
+                if self.st().is_some_and(|st| st.playback.unreadable_checks() == 0) {
+                    self.signal(Signal::Fallback);
+                }
             }
             PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play),
             PlaybackAction::Recovered => {
                 self.leave_fallback();
                 self.signal(Signal::Recovered);
+            }
+            // Data still arrives: the stream is slow, not the server dead. No failure.
+            PlaybackAction::SlowStream => self.signal(Signal::Slow),
+            PlaybackAction::AwaitGesture => self.await_gesture(),
+            PlaybackAction::PlayAt { at_s } => {
+                if (self.video.current_time() - at_s).abs() > 1.0 {
+                    self.video.set_current_time(at_s);
+                }
+                self.play_or_await_gesture();
+                self.emit("unblocked", None);
             }
             PlaybackAction::Ended => {
                 // The element will not say it: the page's own `ended` listener hears it.
@@ -476,6 +495,16 @@ impl Watch {
                 Check::Ok => return w.set_source(&src, at_s, play),
                 Check::Open => w.st().and_then(|mut st| st.playback.on_breaker_open(now())),
                 Check::Failed => w.st().and_then(|mut st| st.playback.on_network_error(now())),
+                Check::Unreadable => {
+                    let (action, first) = w
+                        .st()
+                        .map(|mut st| (st.playback.on_source_unreadable(now()), st.playback.unreadable_checks() == 1))
+                        .unwrap_or((None, false));
+                    if first {
+                        w.signal(Signal::Unreadable);
+                    }
+                    action
+                }
                 Check::Ignored => None,
             };
             w.act(action);
@@ -508,10 +537,7 @@ impl Watch {
                     w.video.set_current_time(at);
                 }
                 if play && !page_plays {
-                    if let Ok(promise) = w.video.play() {
-                        // A refused autoplay is the page's business; never an unhandled rejection.
-                        quietly(promise);
-                    }
+                    w.play_or_await_gesture();
                 }
             });
         });
@@ -584,6 +610,60 @@ impl Watch {
         });
     }
 
+    /// Plays; if the browser refuses (`NotAllowedError`: its autoplay policy, e.g.
+    /// on a kiosk after an automatic reload), the session model awaits a gesture.
+    fn play_or_await_gesture(self: &Rc<Self>) {
+        let Ok(promise) = self.video.play() else { return };
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let Err(error) = wasm_bindgen_futures::JsFuture::from(promise).await else { return };
+            let refused = Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string());
+            if refused.as_deref() == Some("NotAllowedError") {
+                with(&weak, |w| {
+                    let action = w.st().and_then(|mut st| st.playback.on_play_refused());
+                    w.act(action);
+                });
+            }
+        });
+    }
+
+    /// A refused play: "Tap to resume" (a notice, a button over the fallback, a
+    /// `blocked` event), and the page's next gesture plays it.
+    fn await_gesture(self: &Rc<Self>) {
+        self.signal(Signal::PlayBlocked);
+        let text = self.catalogue_text(NoticeKind::TapToResume);
+        let Some(document) = self.video.owner_document() else { return };
+        let mut listeners = Vec::new();
+        for name in ["pointerdown", "keydown", "touchstart"] {
+            let weak = Rc::downgrade(self);
+            let options = gloo_events::EventListenerOptions::run_in_capture_phase();
+            listeners.push(EventListener::new_with_options(&document, name, options, move |_| {
+                with(&weak, |w| {
+                    let session = w.session_s();
+                    let action = w.st().and_then(|mut st| {
+                        st.gesture.clear();
+                        st.fallback.as_ref().and_then(|f| f.overlay.as_ref()).map(Overlay::hide_tap);
+                        st.playback.on_gesture(session)
+                    });
+                    w.act(action);
+                });
+            }));
+        }
+        if let Some(mut st) = self.st() {
+            st.gesture = listeners;
+            if let Some(overlay) = st.fallback.as_ref().and_then(|f| f.overlay.as_ref()) {
+                overlay.show_tap(&text);
+            }
+        }
+        self.emit("blocked", None);
+    }
+
+    /// A notice's text, as configured (`notices.messages`) or by default.
+    fn catalogue_text(&self, kind: NoticeKind) -> String {
+        let text = self.runtime.read(|e, _| e.config().notices.message(kind.key()).map(str::to_owned)).flatten();
+        text.unwrap_or_else(|| kind.default_text().to_owned())
+    }
+
     /// Shows the fallback (once) and its first frame.
     fn enter_fallback(self: &Rc<Self>) {
         {
@@ -599,7 +679,7 @@ impl Watch {
                 });
             });
             let overlay = self.overlay.as_ref().and_then(Overlay::show);
-            let retry_at = now().saturating_add(FALLBACK_RETRY_MS);
+            let retry_at = now().saturating_add(st.playback.retry_delay_ms());
             st.fallback = Some(Fallback { overlay, _ticker: ticker, shown: None, url: None, busy: false, retry_at });
         }
         self.emit("enter", None);
@@ -640,9 +720,10 @@ impl Watch {
         let due = self.st().is_some_and(|mut st| {
             let now = now();
             let service = st.service;
+            let delay = st.playback.retry_delay_ms();
             match st.fallback.as_mut() {
                 Some(f) if now >= f.retry_at && service.map_or(true, closed) => {
-                    f.retry_at = now.saturating_add(FALLBACK_RETRY_MS);
+                    f.retry_at = now.saturating_add(delay);
                     true
                 }
                 _ => false,
@@ -658,12 +739,17 @@ impl Watch {
     /// Follows the session clock: the frame for the session time, from the cache.
     fn show_frame(self: &Rc<Self>) {
         let session = self.session_s();
+        let unreadable = self.catalogue_text(NoticeKind::Unreadable);
         let Some((generation, media, offset)) = self.st().and_then(|mut st| {
             let offset = st.playback.thumbnail_offset_ms(session);
             let (generation, media) = (st.generation, st.media.as_ref().map(|m| m.id.clone()).unwrap_or_default());
+            let unreadable = (st.playback.unreadable_checks() > 0).then_some(unreadable);
             let fallback = st.fallback.as_mut()?;
             if let Some(overlay) = &fallback.overlay {
                 overlay.set_time(session);
+                // "Video file unavailable — retrying · m:ss": the time to the next try.
+                let next_try_s = fallback.retry_at.saturating_sub(now()) as f64 / 1_000.0;
+                overlay.set_status(unreadable.map(|text| format!("{text} · {}", clock_text(next_try_s))).as_deref());
             }
             let unchanged = fallback.shown.is_some_and(|(o, s)| o == offset && s != Source::Placeholder);
             if fallback.busy || unchanged {
@@ -829,20 +915,26 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> 
         let _ = Reflect::set(&init, &"signal".into(), &signal);
     }
     match fetch::run(runtime, src.into(), init.into()).await {
-        Ok(response) => {
-            let ok = response.dyn_ref::<Response>().is_some_and(Response::ok);
-            if ok {
-                Check::Ok
-            } else {
-                Check::Failed
-            }
-        }
+        Ok(response) => match response.dyn_ref::<Response>().map(Response::status) {
+            Some(200..=299) => Check::Ok,
+            Some(403 | 404 | 410) => Check::Unreadable,
+            _ => Check::Failed,
+        },
         Err(error) => match Reflect::get(&error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() {
             Some("BREAKER_OPEN") => Check::Open,
             Some("ABORTED" | "OFFLINE") => Check::Ignored,
             _ => Check::Failed,
         },
     }
+}
+
+/// The end of the buffered range that holds `currentTime` (NaN if none).
+fn buffered_end(video: &HtmlVideoElement) -> f64 {
+    let (ranges, t) = (video.buffered(), video.current_time());
+    (0..ranges.length())
+        .filter_map(|i| Some((ranges.start(i).ok()?, ranges.end(i).ok()?)))
+        .find(|(start, end)| *start <= t && t <= *end)
+        .map_or(f64::NAN, |(_, end)| end)
 }
 
 impl Attachment for Watch {
