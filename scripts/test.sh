@@ -38,6 +38,8 @@ node_modules/.bin/tsc -p tests/types
 bash scripts/size.sh
 echo "[test] the built package in headless Chromium and in Node"
 node --test tests/package/ 2>&1 | tee "$logs/package"
+echo "[test] the players' adapters with Shaka Player, dash.js and hls.js in headless Chromium"
+node --test tests/players/ 2>&1 | tee "$logs/players"
 
 echo "[test] the packed package in bundlers: Vite 5 + React 18, Vite 6 and 7 (build and dev), webpack 5, a plain page"
 node --test tests/vite-react/ tests/bundlers/ 2>&1 | tee "$logs/bundlers"
@@ -60,4 +62,4 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
 node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"
+echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); players $(node_sum "$logs/players"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"
