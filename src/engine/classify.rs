@@ -174,6 +174,7 @@ mod tests {
             "/api/v1/proxy/plex/video/:/transcode/universal/decision",
             "/api/v1/proxy/plex/video/:/transcode/universal/start.mpd?path=x",
             "/api/v1/proxy/plex/library/metadata/101",
+            "/photo/:/transcode/video/:/transcode/",
             "/api/v1/play/abc",
             "/api/v1/play/abc.m3u8",
             "/other/index.mpd",
