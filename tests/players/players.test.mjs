@@ -224,6 +224,11 @@ for (const lib of ['shaka', 'dashjs', 'hlsjs']) {
           assert.equal(bounded.retryAttempts[type], 0, type);
         }
         assert.equal(bounded.retryAttempts.license, 3, 'DRM licences keep their retries');
+        // The throughput traces dash.js records from the transport's progress events.
+        const request = await p.eval(`const q = window.t.player.getDashMetrics().getCurrentHttpRequest('video');
+          return q && { status: q.responsecode, traces: q.trace.length, bytes: q.trace.reduce((a, t) => a + t.b[0], 0) };`);
+        assert.equal(request.status, 200);
+        assert.ok(request.traces > 0 && request.bytes > 1000, JSON.stringify(request));
       } else {
         assert.deepEqual(bounded, {
           fragErrorRetries: 0, fragTimeoutRetries: 0, playlistErrorRetries: 0, manifestErrorRetries: 0, same: false,
@@ -308,3 +313,116 @@ for (const lib of ['shaka', 'dashjs', 'hlsjs']) {
   });
 }
 
+
+// The transport's contract, below playback: a byte range, the headers and progress
+// the library's bandwidth estimate uses, the response's uri / headers / status, and
+// abort of a request the server never answers.
+test('shaka: through Shaka\'s NetworkingEngine, Range, headers, progress, the response and abort keep working', async () => {
+  const p = await open('shaka');
+  const session = p.session;
+  try {
+    await settled(p);  // its own start and segments in: the transcode session 101-1 is live
+    await p.eval('await window.t.player.unload();');  // the player asks for nothing more
+    await fetch(`${faults.url}/__fault/set?session=${session}&route=segment&mode=hang`);
+    const result = await p.eval(`
+      const { r, base } = window.t;
+      const { attachShaka } = await import('/pkg/shaka.js');
+      const Engine = shaka.net.NetworkingEngine;
+      const progress = [];
+      const headers = [];
+      const engine = new Engine((ms, bytes) => progress.push(bytes), (h) => headers.push(h));
+      engine.configure(window.t.player.getConfiguration().networking);
+      // A stand-in player around this engine: attachShaka needs only these.
+      const retry = { retryParameters: Engine.defaultRetryParameters() };
+      const handle = attachShaka(r, { getNetworkingEngine: () => engine, getConfiguration: () => ({ streaming: retry, manifest: retry }),
+        configure: () => true }, { shaka });
+      const url = base + '${U}/session/101-1/chunk-0-001.m4s';
+      const before = window.t.plex().video;
+      // The segment route hangs from here: an aborted request must end at once.
+      const hung = engine.request(Engine.RequestType.SEGMENT, Engine.makeRequest([url], Engine.defaultRetryParameters()));
+      const abortedAt = performance.now();
+      setTimeout(() => hung.abort(), 200);
+      const aborted = await hung.promise.then(() => null, (e) => ({ code: e.code, ms: performance.now() - abortedAt }));
+      handle.dispose();
+      return { aborted, before, after: window.t.plex().video };`);
+    assert.equal(result.aborted.code, 7001, 'OPERATION_ABORTED');
+    assert.ok(result.aborted.ms < 1500, `aborted after ${result.aborted.ms} ms`);
+    assert.equal(result.after.requests, result.before.requests + 1, 'the hung request went through the module');
+
+    await fetch(`${faults.url}/__fault/set?session=${session}&route=segment&mode=healthy`);
+    const ranged = await p.eval(`
+      const { r, base } = window.t;
+      const { attachShaka } = await import('/pkg/shaka.js');
+      const Engine = shaka.net.NetworkingEngine;
+      const progress = [];
+      const headers = [];
+      const engine = new Engine((ms, bytes) => progress.push(bytes), (h) => headers.push(h));
+      engine.configure(window.t.player.getConfiguration().networking);
+      const retry = { retryParameters: Engine.defaultRetryParameters() };
+      const handle = attachShaka(r, { getNetworkingEngine: () => engine, getConfiguration: () => ({ streaming: retry, manifest: retry }),
+        configure: () => true }, { shaka });
+      const url = base + '${U}/session/101-1/chunk-0-001.m4s';
+      const before = window.t.plex().video.requests;
+      const request = Engine.makeRequest([url], Engine.defaultRetryParameters());
+      request.headers.Range = 'bytes=100-1099';
+      const response = await engine.request(Engine.RequestType.SEGMENT, request).promise;
+      handle.dispose();
+      return { status: response.status, length: response.data.byteLength, range: response.headers['content-range'],
+        uri: response.uri === url, progress: progress.reduce((a, b) => a + b, 0), headers: headers.length,
+        counted: window.t.plex().video.requests - before };`);
+    assert.deepEqual(ranged, {
+      status: 206, length: 1000, range: 'bytes 100-1099/11248', uri: true, progress: 1000, headers: 1, counted: 1,
+    });
+    assert.deepEqual(p.pageErrors, []);
+  } finally {
+    await p.close();
+  }
+});
+
+test('hlsjs: its loader keeps Range, stats, headers and abort', async () => {
+  const p = await open('hlsjs');
+  const session = p.session;
+  try {
+    await settled(p);
+    await p.eval('window.t.player.stopLoad();');  // the player asks for nothing more
+    const ranged = await p.eval(`
+      const { player, base } = window.t;
+      const loader = new player.config.fLoader(player.config);
+      const url = base + '${U}/session/101-1/base/chunk-0-001.m4s';
+      const before = window.t.plex().video.requests;
+      const done = await new Promise((resolve) => loader.load(
+        { url, responseType: 'arraybuffer', rangeStart: 100, rangeEnd: 1100, headers: {} },
+        { loadPolicy: player.config.fragLoadPolicy.default, timeout: 10000, maxRetry: 0, retryDelay: 0, maxRetryDelay: 0,
+          highWaterMark: Infinity },
+        { onSuccess: (response, stats) => resolve({ ok: true, length: response.data.byteLength, code: response.code,
+            loaded: stats.loaded, total: stats.total, ordered: stats.loading.start <= stats.loading.first
+              && stats.loading.first <= stats.loading.end && stats.loading.start > 0,
+            range: loader.getResponseHeader('content-range') }),
+          onError: (e) => resolve({ error: e }), onTimeout: () => resolve({ timeout: true }) }));
+      return { ...done, counted: window.t.plex().video.requests - before };`);
+    assert.deepEqual(ranged, {
+      ok: true, length: 1000, code: 206, loaded: 1000, total: 1000, ordered: true, range: 'bytes 100-1099/11248', counted: 1,
+    });
+
+    await fetch(`${faults.url}/__fault/set?session=${session}&route=segment&mode=hang`);
+    const aborted = await p.eval(`
+      const { player, base } = window.t;
+      const loader = new player.config.fLoader(player.config);
+      const calls = [];
+      const startedAt = performance.now();
+      await new Promise((resolve) => {
+        loader.load({ url: base + '${U}/session/101-1/base/chunk-0-002.m4s', responseType: 'arraybuffer', headers: {} },
+          { loadPolicy: player.config.fragLoadPolicy.default, timeout: 10000, maxRetry: 0, retryDelay: 0, maxRetryDelay: 0,
+            highWaterMark: Infinity },
+          { onSuccess: () => calls.push('success'), onError: () => calls.push('error'), onTimeout: () => calls.push('timeout'),
+            onAbort: (stats) => { calls.push('abort:' + stats.aborted); resolve(); } });
+        setTimeout(() => loader.abort(), 200);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));  // nothing else comes after the abort
+      return { calls, ms: performance.now() - startedAt };`);
+    assert.deepEqual(aborted.calls, ['abort:true']);
+    assert.deepEqual(p.pageErrors, []);
+  } finally {
+    await p.close();
+  }
+});
