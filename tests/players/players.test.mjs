@@ -10,6 +10,8 @@
 //   (c) dispose restores the library's settings and transport: its requests
 //       reach the server directly (even with the breaker isolated) and the module
 //       counts none of them.
+// And the transport's contract below playback (Shaka's NetworkingEngine, hls.js's
+// loader): Range, status, headers, progress and stats, abort of a hung request.
 // Each test has its own browser context, page and fault session. Playback starts
 // from a click (`page.click`), so Chromium's default autoplay policy is kept.
 // Waits are polls with deadlines. Run after `npm run build`: node --test tests/players/
