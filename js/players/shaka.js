@@ -56,11 +56,15 @@ export function attachShaka(r, player, options) {
       if (!attachment.active) return;
       attachment.active = false;
       engine.unregisterRequestFilter(filter);
-      player.configure({
-        streaming: { retryParameters: saved.streaming },
-        manifest: { retryParameters: saved.manifest },
-      });
       uninstall(shaka);
+      try {
+        player.configure({
+          streaming: { retryParameters: saved.streaming },
+          manifest: { retryParameters: saved.manifest },
+        });
+      } catch {
+        // A player already destroyed has no configuration to restore.
+      }
     },
   };
 }
