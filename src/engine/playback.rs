@@ -63,6 +63,12 @@ pub const SOURCE_RETRY_MS: Millis = 10_000;
 pub const MAX_UNREADABLE_RETRY_MS: Millis = 120_000;
 /// A stall while data arrived within this many stall times is a slow stream.
 const FED_GRACE: Millis = 4;
+/// The first source reload waits this long; each next one twice as long (up to 16×).
+pub const RELOAD_DELAY_MS: Millis = 500;
+/// Trial source checks sent at most while the breaker is half-open.
+pub const MAX_TRIALS: u32 = 5;
+/// After a failed thumbnail prefetch, wait this long before prefetching again.
+pub const PREFETCH_PAUSE_MS: Millis = 10_000;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +113,8 @@ pub enum PlaybackAction {
         attempt: u32,
         /// Where to seek after reloading (the last position that was progressing).
         seek_to_s: f64,
+        /// How long to wait before reloading: [`RELOAD_DELAY_MS`], doubling.
+        delay_ms: Millis,
     },
     /// Show thumbnails and keep the workout going.
     EnterFallback,
@@ -386,7 +394,12 @@ impl Playback {
             self.reloads = self.reloads.saturating_add(1);
             self.health = VideoHealth::Stalled;
             self.rewatch(now);
-            return Some(PlaybackAction::ReloadSource { attempt: self.reloads, seek_to_s: self.stopped_at_s });
+            let delay_ms = RELOAD_DELAY_MS.saturating_mul(1 << self.reloads.saturating_sub(1).min(4));
+            return Some(PlaybackAction::ReloadSource {
+                attempt: self.reloads,
+                seek_to_s: self.stopped_at_s,
+                delay_ms,
+            });
         }
         self.health = VideoHealth::Fallback;
         self.blocked = false;
@@ -651,10 +664,16 @@ mod tests {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         hold(&mut p, 10_250, 11_250, playing(10.0));
         // when the web layer confirms the stall, then the source is reloaded at 10 s,
-        assert_eq!(p.on_network_error(11_300), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert_eq!(
+            p.on_network_error(11_300),
+            Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0, delay_ms: 500 })
+        );
         // and a reload that does not help is reported again after stall_ms;
         assert_eq!(hold(&mut p, 11_500, 13_000, playing(10.0)), vec![(12_500, PlaybackAction::Stalled)]);
-        assert_eq!(p.on_network_error(12_600), Some(PlaybackAction::ReloadSource { attempt: 2, seek_to_s: 10.0 }));
+        assert_eq!(
+            p.on_network_error(12_600),
+            Some(PlaybackAction::ReloadSource { attempt: 2, seek_to_s: 10.0, delay_ms: 1_000 })
+        );
         // when the reloads are used up, then the session falls back, once.
         assert_eq!(p.on_network_error(14_000), Some(PlaybackAction::EnterFallback));
         assert_eq!(p.health(), VideoHealth::Fallback);
@@ -667,10 +686,16 @@ mod tests {
     #[test]
     fn playing_after_a_reload_recovers_and_resets_the_reloads() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
-        assert_eq!(p.on_network_error(10_100), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert_eq!(
+            p.on_network_error(10_100),
+            Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0, delay_ms: 500 })
+        );
         assert_eq!(p.on_playing(10_900), Some(PlaybackAction::Recovered));
         assert_eq!(p.health(), VideoHealth::Healthy);
-        assert_eq!(p.on_network_error(20_000), Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert_eq!(
+            p.on_network_error(20_000),
+            Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0, delay_ms: 500 })
+        );
     }
 
     #[test]
@@ -895,7 +920,7 @@ mod tests {
         assert_eq!(p.sample(10_100, paused(10.1)), None);
         let reload = p.on_network_error(10_140);
         // then it reloads at the position and will play.
-        assert_eq!(reload, Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0 }));
+        assert_eq!(reload, Some(PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0, delay_ms: 500 }));
         assert!(p.was_playing());
 
         // Given the person paused at 10 s, and the pipeline died 3 s later,
@@ -1041,8 +1066,9 @@ mod tests {
                         prop_assert!(at_s.is_finite() && at_s >= 0.0);
                         prop_assert_eq!(p.health(), VideoHealth::Resuming);
                     }
-                    Some(PlaybackAction::ReloadSource { attempt, seek_to_s }) => {
+                    Some(PlaybackAction::ReloadSource { attempt, seek_to_s, delay_ms }) => {
                         prop_assert!((1..=retries).contains(&attempt));
+                        prop_assert!((RELOAD_DELAY_MS..=RELOAD_DELAY_MS * 16).contains(&delay_ms));
                         prop_assert!(seek_to_s.is_finite() && seek_to_s >= 0.0);
                     }
                     Some(PlaybackAction::EnterFallback) => {

@@ -28,7 +28,9 @@ use crate::engine::breaker::BreakerState;
 use crate::engine::classify;
 use crate::engine::config::PlaybackConfig;
 use crate::engine::notify::{NoticeKind, Signal};
-use crate::engine::playback::{clock_text, Playback, PlaybackAction, VideoHealth, VideoSample};
+use crate::engine::playback::{
+    clock_text, Playback, PlaybackAction, VideoHealth, VideoSample, MAX_TRIALS, PREFETCH_PAUSE_MS,
+};
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
 use crate::engine::Millis;
@@ -40,12 +42,6 @@ use thumbnails::{Shared, Source, Thumbnails};
 const SAMPLE_MS: u32 = 250;
 /// How often the fallback view follows the session clock.
 const FRAME_MS: u32 = 1_000;
-/// The first source reload waits this long; each next one twice as long.
-const RELOAD_DELAY_MS: u32 = 500;
-/// After a failed prefetch, wait this long before prefetching again.
-const PREFETCH_PAUSE_MS: Millis = 10_000;
-/// Trial source checks sent at most while the breaker is half-open.
-const MAX_TRIALS: u32 = 5;
 
 /// What a source check found.
 enum Check {
@@ -412,9 +408,9 @@ impl Watch {
                 let next = self.st().and_then(|mut st| st.playback.on_network_error(now()));
                 self.act(next);
             }
-            PlaybackAction::ReloadSource { attempt, seek_to_s } => {
+            PlaybackAction::ReloadSource { seek_to_s, delay_ms, .. } => {
                 self.signal(Signal::Retrying);
-                let delay = RELOAD_DELAY_MS.saturating_mul(1 << attempt.saturating_sub(1).min(4));
+                let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
                 let weak = Rc::downgrade(self);
                 if let Some(mut st) = self.st() {
                     let play = st.playback.was_playing();
