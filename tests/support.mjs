@@ -4,10 +4,36 @@
 // whole process group).
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
+
+const root = new URL('../', import.meta.url).pathname;
+const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
+
+/**
+ * Serves a page and files of the repository from 127.0.0.1 (another origin than
+ * the fault server): `/` is `page` (HTML), any other path goes through `file(path)`
+ * to a path under the repository, or null for 404. Resolves the `http.Server`.
+ */
+export function startSite(page, file) {
+  const server = createHttpServer(async (req, res) => {
+    const path = normalize(new URL(req.url, 'http://x').pathname);
+    if (path === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+    const target = file(path);
+    if (!target) return res.writeHead(404).end();
+    try {
+      const body = await readFile(join(root, target));
+      res.writeHead(200, { 'content-type': TYPES[extname(target)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
 
 /** Every child process started here (each the leader of its own process group). */
 const children = new Set();

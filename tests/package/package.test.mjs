@@ -5,40 +5,20 @@
 // Run by `npm test` after `npm run build`: node --test tests/package/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { startFaultServer } from '../../www/fault-server.mjs';
-import { launchChromium } from '../support.mjs';
+import { launchChromium, startSite } from '../support.mjs';
 
-const root = new URL('../../', import.meta.url).pathname;
-const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 let faults, site, browser, page;
 
-/** Serves pkg/ and an empty page from 127.0.0.1. */
-function startSite() {
-  const server = createServer(async (req, res) => {
-    const path = normalize(new URL(req.url, 'http://x').pathname);
-    if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>package</title>');
-      return;
-    }
-    // /nowasm/ is pkg/ without its wasm: a page where the module cannot load.
-    const file = path.startsWith('/nowasm/') && !path.endsWith('.wasm') ? path.replace('/nowasm/', '/pkg/') : path;
-    if (!file.startsWith('/pkg/')) return res.writeHead(404).end();
-    try {
-      const body = await readFile(join(root, file));
-      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+/** pkg/ as is; /nowasm/ is pkg/ without its wasm (a page where the module cannot load). */
+function packageFile(path) {
+  const file = path.startsWith('/nowasm/') && !path.endsWith('.wasm') ? path.replace('/nowasm/', '/pkg/') : path;
+  return file.startsWith('/pkg/') ? file : null;
 }
 
 before(async () => {
   faults = await startFaultServer({ port: 0 });
-  site = await startSite();
+  site = await startSite('<!doctype html><title>package</title>', packageFile);
   browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${site.address().port}/`);

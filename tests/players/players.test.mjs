@@ -17,14 +17,9 @@
 // Waits are polls with deadlines. Run after `npm run build`: node --test tests/players/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { startFaultServer } from '../../www/fault-server.mjs';
-import { launchChromium } from '../support.mjs';
+import { launchChromium, startSite } from '../support.mjs';
 
-const root = new URL('../../', import.meta.url).pathname;
-const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 /** The libraries' browser builds, served under /lib/. */
 const LIBS = {
   '/lib/shaka-player.compiled.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
@@ -41,26 +36,10 @@ const U = '/api/v1/proxy/plex/video/:/transcode/universal';
 let faults, site, browser;
 let sessions = 0;
 
-/** Serves the page, pkg/ and the libraries from 127.0.0.1 (another origin than the fault server). */
-function startSite() {
-  const server = createServer(async (req, res) => {
-    const path = normalize(new URL(req.url, 'http://x').pathname);
-    if (path === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-    const file = LIBS[path] ?? (path.startsWith('/pkg/') ? path : null);
-    if (!file) return res.writeHead(404).end();
-    try {
-      const body = await readFile(join(root, file));
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 before(async () => {
   faults = await startFaultServer({ port: 0 });
-  site = await startSite();
+  // The page, pkg/ and the libraries' builds (under /lib/).
+  site = await startSite(PAGE, (path) => LIBS[path] ?? (path.startsWith('/pkg/') ? path : null));
   browser = await launchChromium();
 });
 
