@@ -32,6 +32,8 @@ use super::Millis;
 pub const MAX_SERVICES: usize = 64;
 /// Longest service name kept, in bytes (longer names are cut at a char boundary).
 pub const MAX_NAME_BYTES: usize = 64;
+/// A service's notice this soon after its previous one replaces it.
+pub const REPLACE_WITHIN_MS: Millis = 1_000;
 
 /// Which notice: one per catalogue key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +166,15 @@ pub struct Notice {
     pub duration_ms: Millis,
     /// The service it is about (a config name), or `None` for client-wide notices.
     pub service: Option<String>,
+    /// It follows the service's previous notice within [`REPLACE_WITHIN_MS`] (the
+    /// same moment: a stall that is also a reload, a breaker that opens as the video
+    /// falls back): show it in that one's place, so a person sees one message.
+    pub replaces: bool,
 }
 
 impl Notice {
-    /// `{"kind", "key", "severity", "text", "durationMs", "service"}`; no service is `null`.
+    /// `{"kind", "key", "severity", "text", "durationMs", "service", "replaces"}`; no
+    /// service is `null`.
     pub fn to_value(&self) -> Value {
         Value::Object(self.fields())
     }
@@ -181,6 +188,7 @@ impl Notice {
             ("text".into(), self.text.as_str().into()),
             ("durationMs".into(), self.duration_ms.into()),
             ("service".into(), self.service.as_deref().into()),
+            ("replaces".into(), self.replaces.into()),
         ]
     }
 }
@@ -229,6 +237,8 @@ struct Slot {
     shown: bool,
     /// When the last `Restored` notice was shown.
     restored_at: Option<Millis>,
+    /// When the last notice of this slot was shown.
+    shown_at: Option<Millis>,
 }
 
 impl Slot {
@@ -281,6 +291,7 @@ impl Notifier {
             text: self.texts.get(kind.index()).cloned().unwrap_or_else(|| kind.default_text().to_owned()),
             duration_ms: self.duration_ms,
             service: service.map(str::to_owned),
+            replaces: false,
         }
     }
 
@@ -353,7 +364,9 @@ impl Notifier {
                 NoticeKind::Restored
             }
         };
-        Some(self.notice(kind, service))
+        let replaces = slot.shown_at.is_some_and(|at| at <= now && now - at < REPLACE_WITHIN_MS);
+        slot.shown_at = Some(now);
+        Some(Notice { replaces, ..self.notice(kind, service) })
     }
 }
 
@@ -372,6 +385,19 @@ mod tests {
     }
 
     const PLEX: Option<&str> = Some("plex");
+
+    #[test]
+    fn a_notice_of_the_same_moment_replaces_the_one_before() {
+        let mut n = Notifier::new(&NoticeConfig::default());
+        // A stall that is also a reload: "slow" then "retrying" in the same millisecond.
+        let slow = n.signal(10_000, PLEX, Signal::Slow).map(|n| n.replaces);
+        let retrying = n.signal(10_000, PLEX, Signal::Retrying).map(|n| n.replaces);
+        assert_eq!((slow, retrying), (Some(false), Some(true)));
+        // A later stage change is a new message.
+        assert_eq!(n.signal(15_000, PLEX, Signal::Unavailable).map(|n| n.replaces), Some(false));
+        // Another service's notice never replaces this one's.
+        assert_eq!(n.signal(15_100, Some("api"), Signal::Slow).map(|n| n.replaces), Some(false));
+    }
 
     #[test]
     fn kinds_match_the_catalogue_keys() {
@@ -531,10 +557,13 @@ mod tests {
         let json = n.signal(0, PLEX, Signal::Unavailable).unwrap().to_value().to_json();
         assert_eq!(
             json,
-            r#"{"kind":"unavailable","key":"unavailable","severity":"warning","text":"Video server is unavailable. We'll keep checking.","durationMs":5000,"service":"plex"}"#
+            r#"{"kind":"unavailable","key":"unavailable","severity":"warning","text":"Video server is unavailable. We'll keep checking.","durationMs":5000,"service":"plex","replaces":false}"#
         );
         let json = n.signal(0, None, Signal::Offline).unwrap().to_value().to_json();
-        assert!(json.contains(r#""severity":"warning""#) && json.ends_with(r#""service":null}"#), "{json}");
+        assert!(
+            json.contains(r#""severity":"warning""#) && json.ends_with(r#""service":null,"replaces":false}"#),
+            "{json}"
+        );
     }
 
     fn any_signal() -> impl Strategy<Value = Signal> {
@@ -546,6 +575,8 @@ mod tests {
             Just(Signal::Recovered),
             Just(Signal::Offline),
             Just(Signal::Online),
+            Just(Signal::PlayBlocked),
+            Just(Signal::Unreadable),
         ]
     }
 
@@ -560,8 +591,10 @@ mod tests {
                 if let Some(notice) = n.signal(now, service.as_deref(), signal) {
                     prop_assert!(NOTICE_KEYS.contains(&notice.key));
                     prop_assert!(!notice.text.is_empty());
-                    // The same problem notice never shows twice in a row for one service.
-                    if notice.kind != NoticeKind::Restored {
+                    // The same staged problem notice never shows twice in a row for one
+                    // service (tap-to-resume and unreadable come once per event of the page's).
+                    let staged = !matches!(notice.kind, NoticeKind::Restored | NoticeKind::TapToResume | NoticeKind::Unreadable);
+                    if staged {
                         let prev = last.iter().rev().find(|(s, _)| *s == notice.service).map(|(_, k)| *k);
                         prop_assert_ne!(prev, Some(notice.kind));
                     }

@@ -1076,7 +1076,7 @@ mod tests {
         let notice = engine.poll_event().unwrap().to_value();
         assert_eq!(
             notice.to_json(),
-            r#"{"type":"notice","kind":"offline","key":"offline","severity":"warning","text":"You're offline. Your workout continues.","durationMs":5000,"service":null}"#
+            r#"{"type":"notice","kind":"offline","key":"offline","severity":"warning","text":"You're offline. Your workout continues.","durationMs":5000,"service":null,"replaces":false}"#
         );
     }
 

@@ -1,5 +1,6 @@
 //! The built-in toast renderer: each `notice` as a small toast that goes away
-//! after its duration. Notices are already de-duplicated by the engine.
+//! after its duration. Notices are already de-duplicated by the engine; one that
+//! `replaces` the service's previous one (the same moment) takes its place.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,6 +10,7 @@ use web_sys::{Element, HtmlElement};
 
 use super::browser::timer_ms;
 use super::runtime::Runtime;
+use crate::engine::notify::Notice;
 use crate::engine::resilience::Event;
 
 /// Most toasts shown at once; the oldest goes first.
@@ -32,12 +34,20 @@ struct Shown {
     stack: Element,
     /// The stack was made here (and is removed with the renderer).
     own_stack: bool,
-    toasts: Vec<(Element, Timeout)>,
+    /// Each toast, its timer, and the service its notice is about.
+    toasts: Vec<(Element, Timeout, Option<String>)>,
 }
 
 impl Shown {
-    fn add(this: &Rc<RefCell<Self>>, text: &str, severity: &str, duration_ms: u64) {
+    fn add(this: &Rc<RefCell<Self>>, notice: &Notice) {
+        let (text, severity, duration_ms) = (&notice.text, notice.severity.as_str(), notice.duration_ms);
         let Ok(mut shown) = this.try_borrow_mut() else { return };
+        if notice.replaces {
+            if let Some(i) = shown.toasts.iter().rposition(|(_, _, s)| *s == notice.service) {
+                let (previous, _, _) = shown.toasts.remove(i);
+                previous.remove();
+            }
+        }
         let Some(toast) = shown.stack.owner_document().and_then(|d| d.create_element("div").ok()) else { return };
         toast.set_class_name(&format!("pr-toast pr-toast-{severity}"));
         let _ = toast.set_attribute("role", "status");
@@ -51,20 +61,20 @@ impl Shown {
         let timer = Timeout::new(timer_ms(duration_ms), move || {
             if let Some(shown) = weak.upgrade() {
                 if let Ok(mut shown) = shown.try_borrow_mut() {
-                    shown.toasts.retain(|(t, _)| t != &gone);
+                    shown.toasts.retain(|(t, _, _)| t != &gone);
                 }
             }
             gone.remove();
         });
-        shown.toasts.push((toast, timer));
+        shown.toasts.push((toast, timer, notice.service.clone()));
         while shown.toasts.len() > MAX_SHOWN {
-            let (oldest, _) = shown.toasts.remove(0);
+            let (oldest, _, _) = shown.toasts.remove(0);
             oldest.remove();
         }
     }
 
     fn clear(&mut self) {
-        for (toast, _) in self.toasts.drain(..) {
+        for (toast, _, _) in self.toasts.drain(..) {
             toast.remove();
         }
         if self.own_stack {
@@ -92,7 +102,7 @@ pub fn render(runtime: &Rc<Runtime>, container: Option<HtmlElement>) -> Option<(
     let weak = Rc::downgrade(&shown);
     let id = runtime.add_hook(Rc::new(move |event: &Event| {
         if let (Event::Notice(notice), Some(shown)) = (event, weak.upgrade()) {
-            Shown::add(&shown, &notice.text, notice.severity.as_str(), notice.duration_ms);
+            Shown::add(&shown, notice);
         }
     }))?;
     Some((id, move || {

@@ -144,6 +144,8 @@ export interface NoticeEvent {
   text: string;
   durationMs: number;
   service: string | null;
+  /** It follows this service's previous notice within a second (the same moment): show it in that one's place. */
+  replaces: boolean;
 }
 /** A breaker changed state. `at` is in performance.now() milliseconds. */
 export interface StateEvent { type: "state"; service: string; from: BreakerState; to: BreakerState; at: number }

@@ -262,6 +262,28 @@ test('renderToasts shows each notice and removes it after its duration', async (
   });
 });
 
+test('a notice of the same moment takes the place of the one before: one toast, one message', async () => {
+  const result = await inPage('toasts-moment', `
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    await r.ready;
+    const notices = [];
+    r.on('notice', (n) => notices.push([n.key, n.replaces]));
+    const box = document.createElement('div');
+    document.body.append(box);
+    const stop = r.renderToasts(box);
+    r.isolate('plex');  // "unavailable"…
+    r.reset('plex');    // …and in the same moment "Video is back."
+    const shown = [...box.children].map((t) => t.textContent);
+    stop();
+    r.dispose();
+    box.remove();
+    return { notices, shown };`);
+  assert.deepEqual(result, {
+    notices: [['unavailable', false], ['restored', true]],
+    shown: ['Video is back.'],
+  });
+});
+
 test('with nothing cached, the fallback shows a placeholder with the session time: never a broken image', async () => {
   for (const route of ['video', 'thumbnail']) {
     await fetch(`${faults.url}/__fault/set?session=placeholder&route=${route}&mode=reset`);
