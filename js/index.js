@@ -185,7 +185,7 @@ class Resilience {
     if (typeof HTMLVideoElement === 'undefined' || !(video instanceof HTMLVideoElement)) {
       throw new TypeError('attachVideo: the first argument must be a <video> element');
     }
-    const handle = new VideoHandle(video, options);
+    const handle = new VideoHandle(this, video, options);
     if (this._module) handle._attach(this._module, true);
     else if (this._failed || this._disposed) handle._attach(null);
     else this._videos.add(handle);
@@ -223,7 +223,8 @@ class Resilience {
 
 /** A watched video; before the instance starts, it holds the page's calls. */
 class VideoHandle {
-  constructor(video, options) {
+  constructor(r, video, options) {
+    this._r = r;
     this._video = video;
     this._options = options;
     this._handle = null;
@@ -236,27 +237,49 @@ class VideoHandle {
     this.ready.catch(() => {});
   }
 
-  /** Attaches to a running module, or, with none, loads the media as a disabled one. */
+  /**
+   * Attaches to a running module (the player's requests through `r.fetch`
+   * first), or, with none or a disabled one, loads the media as the page would.
+   */
   _attach(module, throws = false) {
     if (this._disposed) return this._settle.resolve();
+    const player = this._options && this._options.player;
+    let attached = false;
     try {
-      if (module) this._handle = module.attachVideo(this._video, this._options);
-      else this._unwatched = true;
-      if (this._unwatched && this._options && this._options.media) this._video.src = this._options.media.src;
+      if (module && module.enabled) {
+        if (player && typeof player.attach === 'function') {
+          player.attach(this._r);
+          attached = true;
+        }
+        this._handle = module.attachVideo(this._video, this._options);
+      } else this._unwatched = true;
+      if (this._unwatched && this._options && this._options.media) this._loadUnwatched(this._options.media);
       this._settle.resolve();
     } catch (error) {
+      if (attached && typeof player.detach === 'function') player.detach();
       this._settle.reject(error);
       if (throws) throw error;
       console.error('player-resilience: attachVideo;', error.message);
     }
   }
 
+  /** Unwatched: the element's `src`, or the player's `load`, as the page would. */
+  _loadUnwatched(media) {
+    const player = this._options && this._options.player;
+    const src = media.src;
+    Promise.resolve(typeof src === 'function' ? src('load') : src)
+      .then((url) => (player ? player.load(url, 0) : (this._video.src = url)))
+      .catch((error) => console.error('player-resilience: load;', error && error.message));
+  }
+
   /** Switches to another media item; before the start, it is the one to load. */
   load(media) {
     if (this._handle) return this._handle.load(media);
-    if (!media || typeof media.src !== 'string') throw new TypeError('load: media must be { id, src, poster? }');
+    if (!media || !['string', 'function'].includes(typeof media.src)) {
+      throw new TypeError('load: media must be { id, src, poster? }');
+    }
     this._options = { ...this._options, media };
-    if (this._unwatched) this._video.src = media.src;
+    if (this._unwatched) this._loadUnwatched(media);
   }
 
   /** `healthy`, `stalled`, `fallback` or `resuming`. */

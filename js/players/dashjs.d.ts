@@ -1,7 +1,7 @@
 // dash.js's requests through the breaker: `player-resilience/dashjs`.
 // Structural types, so the package does not depend on dashjs's: a real
 // `MediaPlayer` fits them.
-import type { Resilience } from './index.js';
+import type { PlayerAdapter, Resilience } from './index.js';
 
 /** What an adapter needs of the module's instance. */
 export type ResilienceLike = Pick<Resilience, 'fetch' | 'enabled'>;
@@ -27,4 +27,33 @@ export interface PlayerAttachment {
  * nothing is touched. A failed request's `CommonMediaResponse` (in the error
  * event's `response`) carries the module's error as `resilienceError`.
  */
-export function attachDashjs(r: ResilienceLike, player: DashjsPlayerLike): PlayerAttachment;
+export function attachDashjs(r: ResilienceLike, player: DashjsPlayerLike, options?: AttachDashjsOptions): PlayerAttachment;
+
+export interface AttachDashjsOptions {
+  /** Called for each request that failed: the status of an error answer, or the module's error code. */
+  onFailure?: (failure: RequestFailure) => void;
+}
+
+/** A request of the library's that failed. */
+export interface RequestFailure {
+  /** The status of the error answer (or the last one, when the module ran out of retries). */
+  status?: number;
+  /** The module's error code (`BREAKER_OPEN`, `TIMEOUT`, `OFFLINE`, ...), when it failed the request. */
+  code?: string;
+}
+
+/** What `dashjsPlayer` uses of a `MediaPlayer` besides its loader. */
+export interface DashjsLoadable extends DashjsPlayerLike {
+  attachSource(urlOrManifest: string | null, startTime?: number): void;
+  on(type: string, listener: (event: any) => void): void;
+  off(type: string, listener: (event: any) => void): void;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: dashjsPlayer(player) })`: the
+ * module loads (`attachSource(url, start)`), unloads (`attachSource(null)`) and
+ * reloads the item through the `MediaPlayer` (`initialize(video)`d without a
+ * source), routes its requests through `r.fetch` while watched, and hears its
+ * errors.
+ */
+export function dashjsPlayer(player: DashjsLoadable): PlayerAdapter;

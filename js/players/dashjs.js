@@ -29,9 +29,11 @@ const RETRIED_TYPES = ['MPD', 'XLinkExpansion', 'MediaSegment', 'InitializationS
  *
  * @param {{ fetch: typeof fetch, enabled: boolean }} r the module's instance (`createResilience(...)`)
  * @param {object} player a dash.js `MediaPlayer` (from `MediaPlayer().create()`)
+ * @param {{ onFailure?: (failure: { status?: number, code?: string }) => void }} [options]
+ *   `onFailure`: called for each request that failed (the status of an error answer, or the module's error code)
  * @returns {{ dispose(): void }} undoes everything: transport and retry attempts
  */
-export function attachDashjs(r, player) {
+export function attachDashjs(r, player, options) {
   if (!r || typeof r.fetch !== 'function') throw new TypeError('attachDashjs: r must be a createResilience() instance');
   if (!player || typeof player.extend !== 'function' || typeof player.updateSettings !== 'function') {
     throw new TypeError('attachDashjs: player must be a dash.js MediaPlayer (MediaPlayer().create())');
@@ -45,7 +47,7 @@ export function attachDashjs(r, player) {
     slots.set(player, slot);
     player.extend('XHRLoader', resilientXhrLoader(slot), true);
   }
-  const attachment = { r, active: true };
+  const attachment = { r, active: true, onFailure: options && options.onFailure };
   slot.attachment = attachment;
 
   const attempts = player.getSettings().streaming.retryAttempts;
@@ -89,7 +91,7 @@ function resilientXhrLoader(slot) {
       load(request, response) {
         const attachment = slot.attachment;
         if (!attachment || !attachment.active || !attachment.r.enabled) return parentLoad(request, response);
-        send(attachment.r, request, response, inFlight);
+        send(attachment, request, response, inFlight);
         return true;
       },
       abort() {
@@ -115,7 +117,7 @@ function resilientXhrLoader(slot) {
  * abort, `ontimeout` then `onloadend` when dash.js's request timeout (timed from
  * the headers on: the module times the headers) runs out.
  */
-function send(r, request, response, inFlight) {
+function send(attachment, request, response, inFlight) {
   const hooks = request.customData || (request.customData = {});
   const controller = new AbortController();
   let finished = false;
@@ -152,10 +154,11 @@ function send(r, request, response, inFlight) {
   (async () => {
     let answer;
     try {
-      answer = await r.fetch(request.url, init);
+      answer = await attachment.r.fetch(request.url, init);
     } catch (error) {
       if (finished) return;
       finish();
+      failed(attachment, { status: error && error.status, code: error && error.code });
       // No response, as an XMLHttpRequest that failed: status 0 (or the last
       // status when the module ran out of retries); the module's error is kept.
       response.status = (error && error.code === 'RETRIES_EXHAUSTED' && error.status) || 0;
@@ -209,6 +212,7 @@ function send(r, request, response, inFlight) {
     }
     if (finished) return;
     finish();
+    if (!answer.ok) failed(attachment, { status: answer.status });
     response.url = answer.url || request.url;
     response.status = answer.status;
     response.statusText = answer.statusText;
@@ -217,6 +221,11 @@ function send(r, request, response, inFlight) {
     response.data = decode(body, request.responseType);
     if (hooks.onloadend) hooks.onloadend();
   })();
+}
+
+/** Tells the attachment's `onFailure` (if any) that a request failed. */
+function failed(attachment, failure) {
+  if (attachment.onFailure) attachment.onFailure(failure);
 }
 
 /** The chunks as one Uint8Array. */
@@ -244,4 +253,87 @@ function decode(bytes, responseType) {
   }
   if (responseType === 'document') return new DOMParser().parseFromString(text, 'text/xml');
   return text;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: dashjsPlayer(player) })`: the
+ * module loads (`attachSource(url, start)`), unloads (`attachSource(null)`) and
+ * reloads the item through the dash.js `MediaPlayer` (initialized with the
+ * watched `<video>` and no source), routes its requests through `r.fetch` while
+ * watched (as `attachDashjs`), and hears its errors.
+ *
+ * @param {object} player a dash.js `MediaPlayer`, `initialize(video)`d
+ * @returns {import('./index.js').PlayerAdapter}
+ */
+export function dashjsPlayer(player) {
+  if (!player || typeof player.attachSource !== 'function' || typeof player.on !== 'function') {
+    throw new TypeError('dashjsPlayer: player must be a dash.js MediaPlayer (MediaPlayer().create())');
+  }
+  const listeners = new Set();
+  /** The last failed request: what a dash.js error event does not say. */
+  let lastFailure = null;
+  let pending = null;
+  let routing = null;
+  const onFailure = (failure) => {
+    lastFailure = failure;
+    listeners.forEach((listener) => listener({ fatal: false, ...failure }));
+  };
+  const settle = (outcome) => {
+    if (!pending) return;
+    const { resolve, reject, off } = pending;
+    pending = null;
+    off();
+    if (outcome) reject(outcome);
+    else resolve();
+  };
+  return {
+    attach(r) {
+      if (!routing) routing = attachDashjs(r, player, { onFailure });
+    },
+    load(url, startSeconds) {
+      settle({ fatal: false, code: 'ABORTED', message: 'another load began' });
+      return new Promise((resolve, reject) => {
+        const ready = () => settle(null);
+        const failed = (event) => settle({ fatal: true, ...lastFailure, message: dashMessage(event) });
+        player.on('streamInitialized', ready);
+        player.on('error', failed);
+        pending = {
+          resolve,
+          reject,
+          off: () => {
+            player.off('streamInitialized', ready);
+            player.off('error', failed);
+          },
+        };
+        lastFailure = null;
+        player.attachSource(url, startSeconds > 0 ? startSeconds : NaN);
+      });
+    },
+    unload() {
+      settle({ fatal: false, code: 'ABORTED', message: 'unloaded' });
+      player.attachSource(null);
+    },
+    onError(listener) {
+      const onError = (event) => listener({ fatal: true, ...lastFailure, message: dashMessage(event) });
+      listeners.add(listener);
+      player.on('error', onError);
+      player.on('playbackError', onError);
+      return () => {
+        listeners.delete(listener);
+        player.off('error', onError);
+        player.off('playbackError', onError);
+      };
+    },
+    detach() {
+      settle({ fatal: false, code: 'ABORTED', message: 'detached' });
+      if (routing) routing.dispose();
+      routing = null;
+    },
+  };
+}
+
+/** A dash.js error event's message. */
+function dashMessage(event) {
+  const error = event && event.error;
+  return `dash.js error ${error && error.code}: ${error && error.message}`;
 }

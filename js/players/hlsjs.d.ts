@@ -1,7 +1,7 @@
 // hls.js's requests through the breaker: `player-resilience/hlsjs`.
 // Structural types, so the package does not depend on hls.js's: a real `Hls`
 // instance fits them.
-import type { Resilience } from './index.js';
+import type { PlayerAdapter, Resilience } from './index.js';
 
 /** What an adapter needs of the module's instance. */
 export type ResilienceLike = Pick<Resilience, 'fetch' | 'enabled'>;
@@ -29,4 +29,37 @@ export interface PlayerAttachment {
  * disabled `r`, nothing is touched. A module error reaches hls.js as a load error
  * whose `networkDetails` is the error (its `code`: `BREAKER_OPEN`…).
  */
-export function attachHls(r: ResilienceLike, hls: HlsLike): PlayerAttachment;
+export function attachHls(r: ResilienceLike, hls: HlsLike, options?: AttachHlsOptions): PlayerAttachment;
+
+export interface AttachHlsOptions {
+  /** Called for each request that failed: the status of an error answer, or the module's error code. */
+  onFailure?: (failure: RequestFailure) => void;
+}
+
+/** A request of the library's that failed. */
+export interface RequestFailure {
+  /** The status of the error answer (or the last one, when the module ran out of retries). */
+  status?: number;
+  /** The module's error code (`BREAKER_OPEN`, `TIMEOUT`, `OFFLINE`, ...), when it failed the request. */
+  code?: string;
+}
+
+/** What `hlsPlayer` uses of an `Hls` instance besides its loaders. */
+export interface HlsLoadable extends HlsLike {
+  readonly config: HlsLike['config'] & { startPosition: number };
+  readonly media: HTMLMediaElement | null;
+  loadSource(url: string): void;
+  stopLoad(): void;
+  attachMedia(media: HTMLMediaElement): void;
+  detachMedia(): void;
+  on(event: string, listener: (event: string, data: any) => void): void;
+  off(event: string, listener: (event: string, data: any) => void): void;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: hlsPlayer(hls) })`: the module
+ * loads (`loadSource` at a start position), unloads (`stopLoad`, `detachMedia`)
+ * and reloads the item through the `Hls` instance (`attachMedia(video)`d), routes
+ * its requests through `r.fetch` while watched, and hears its errors.
+ */
+export function hlsPlayer(hls: HlsLoadable): PlayerAdapter;

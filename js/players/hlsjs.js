@@ -19,9 +19,11 @@ const POLICIES = ['manifestLoadPolicy', 'playlistLoadPolicy', 'fragLoadPolicy', 
  *
  * @param {{ fetch: typeof fetch, enabled: boolean }} r the module's instance (`createResilience(...)`)
  * @param {{ config: object }} hls an `Hls` instance
+ * @param {{ onFailure?: (failure: { status?: number, code?: string }) => void }} [options]
+ *   `onFailure`: called for each request that failed (the status of an error answer, or the module's error code)
  * @returns {{ dispose(): void }} undoes everything: loaders and load policies
  */
-export function attachHls(r, hls) {
+export function attachHls(r, hls, options) {
   if (!r || typeof r.fetch !== 'function') throw new TypeError('attachHls: r must be a createResilience() instance');
   const config = hls && hls.config;
   if (!config || typeof config.loader !== 'function') {
@@ -30,7 +32,7 @@ export function attachHls(r, hls) {
   // Disabled: a pure pass-through, nothing is touched.
   if (!r.enabled) return { dispose() {} };
 
-  const attachment = { r, active: true };
+  const attachment = { r, active: true, onFailure: options && options.onFailure };
   const saved = { loader: config.loader, pLoader: config.pLoader, fLoader: config.fLoader };
   for (const name of POLICIES) saved[name] = config[name];
 
@@ -130,6 +132,7 @@ function resilientLoader(attachment, Original) {
       if (!response.ok) {
         response.body?.cancel().catch(() => {});
         this.end();
+        failed(attachment, { status: response.status });
         this.callbacks.onError({ code: response.status, text: response.statusText || 'bad network response' },
           context, response, stats);
         return;
@@ -206,6 +209,7 @@ function resilientLoader(attachment, Original) {
     fail(error) {
       if (this.done || !this.context) return;
       this.end();
+      failed(attachment, { status: error && error.status, code: error && error.code });
       if (error && error.code === 'TIMEOUT') {
         this.callbacks.onTimeout(this.stats, this.context, error);
         return;
@@ -265,6 +269,11 @@ function resilientLoader(attachment, Original) {
   };
 }
 
+/** Tells the attachment's `onFailure` (if any) that a request failed. */
+function failed(attachment, failure) {
+  if (attachment.onFailure) attachment.onFailure(failure);
+}
+
 /** The body's length: from `Content-Range` for a range, else `Content-Length`. */
 function contentLength(headers) {
   const range = /(\d+)-(\d+)\/(\d+)/.exec(headers.get('content-range') || '');
@@ -282,4 +291,95 @@ function join(chunks, length) {
     offset += chunk.byteLength;
   }
   return data;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: hlsPlayer(hls) })`: the module
+ * loads (`loadSource` from a start position), unloads (`stopLoad`, `detachMedia`)
+ * and reloads the item through the `Hls` instance (attached to the watched
+ * `<video>`), routes its requests through `r.fetch` while watched (as
+ * `attachHls`), and hears its errors.
+ *
+ * @param {object} hls an `Hls` instance, `attachMedia(video)`d
+ * @returns {import('./index.js').PlayerAdapter}
+ */
+export function hlsPlayer(hls) {
+  if (!hls || !hls.config || typeof hls.loadSource !== 'function' || typeof hls.on !== 'function') {
+    throw new TypeError('hlsPlayer: hls must be an Hls instance (new Hls(config))');
+  }
+  const listeners = new Set();
+  const startPosition = hls.config.startPosition;
+  let media = hls.media;
+  let pending = null;
+  let routing = null;
+  const settle = (outcome) => {
+    if (!pending) return;
+    const { resolve, reject, off } = pending;
+    pending = null;
+    off();
+    if (outcome) reject(outcome);
+    else resolve();
+  };
+  return {
+    attach(r) {
+      if (!routing) {
+        const onFailure = (failure) => listeners.forEach((listener) => listener({ fatal: false, ...failure }));
+        routing = attachHls(r, hls, { onFailure });
+      }
+    },
+    load(url, startSeconds) {
+      settle({ fatal: false, code: 'ABORTED', message: 'another load began' });
+      return new Promise((resolve, reject) => {
+        const ready = () => settle(null);
+        const failed = (event, data) => {
+          if (data.fatal) settle(hlsError(data));
+        };
+        hls.on('hlsManifestParsed', ready);
+        hls.on('hlsError', failed);
+        pending = {
+          resolve,
+          reject,
+          off: () => {
+            hls.off('hlsManifestParsed', ready);
+            hls.off('hlsError', failed);
+          },
+        };
+        media = hls.media || media;
+        if (!hls.media && media) hls.attachMedia(media);
+        hls.config.startPosition = startSeconds > 0 ? startSeconds : -1;
+        hls.loadSource(url);
+      });
+    },
+    unload() {
+      settle({ fatal: false, code: 'ABORTED', message: 'unloaded' });
+      media = hls.media || media;
+      hls.stopLoad();
+      hls.detachMedia();
+    },
+    onError(listener) {
+      const onError = (event, data) => listener(hlsError(data));
+      listeners.add(listener);
+      hls.on('hlsError', onError);
+      return () => {
+        listeners.delete(listener);
+        hls.off('hlsError', onError);
+      };
+    },
+    detach() {
+      settle({ fatal: false, code: 'ABORTED', message: 'detached' });
+      hls.config.startPosition = startPosition;
+      if (routing) routing.dispose();
+      routing = null;
+    },
+  };
+}
+
+/** An hls.js error as the module reads it: `{ fatal, status?, code?, message }`. */
+function hlsError(data) {
+  const info = { fatal: !!data.fatal, message: `hls.js error: ${data.details}` };
+  const status = data.response && data.response.code;
+  if (status) info.status = status;
+  const cause = data.networkDetails;
+  if (cause && typeof cause.code === 'string') info.code = cause.code;
+  return info;
 }

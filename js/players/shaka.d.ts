@@ -1,7 +1,7 @@
 // Shaka Player's requests through the breaker: `player-resilience/shaka`.
 // Structural types, so the package does not depend on shaka-player's: a real
 // `shaka.Player` and the `shaka` namespace fit them.
-import type { Resilience } from './index.js';
+import type { PlayerAdapter, Resilience } from './index.js';
 
 /** What an adapter needs of the module's instance. */
 export type ResilienceLike = Pick<Resilience, 'fetch' | 'enabled'>;
@@ -33,6 +33,16 @@ export interface ShakaPlayerLike {
 export interface AttachShakaOptions {
   /** The Shaka namespace (`import shaka from 'shaka-player'`); default `globalThis.shaka`. */
   shaka?: object;
+  /** Called for each request that failed: the status of an error answer, or the module's error code. */
+  onFailure?: (failure: RequestFailure) => void;
+}
+
+/** A request of the library's that failed. */
+export interface RequestFailure {
+  /** The status of the error answer (or the last one, when the module ran out of retries). */
+  status?: number;
+  /** The module's error code (`BREAKER_OPEN`, `TIMEOUT`, `OFFLINE`, ...), when it failed the request. */
+  code?: string;
 }
 
 /** Undoes what the attach did. */
@@ -51,3 +61,19 @@ export interface PlayerAttachment {
  * is touched.
  */
 export function attachShaka(r: ResilienceLike, player: ShakaPlayerLike, options?: AttachShakaOptions): PlayerAttachment;
+
+/** What `shakaPlayer` uses of a `shaka.Player` besides its networking. */
+export interface ShakaLoadable extends ShakaPlayerLike {
+  load(uri: string, startTime?: number | null): Promise<void>;
+  unload(): Promise<void>;
+  addEventListener(type: 'error', listener: (event: any) => void): void;
+  removeEventListener(type: 'error', listener: (event: any) => void): void;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: shakaPlayer(player) })`: the
+ * module loads, unloads and reloads the item through the `shaka.Player` (attached
+ * to the watched video), routes its requests through `r.fetch` while watched, and
+ * hears its errors. The page calls neither `player.load` nor `attachShaka`.
+ */
+export function shakaPlayer(player: ShakaLoadable, options?: { shaka?: object }): PlayerAdapter;

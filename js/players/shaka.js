@@ -29,7 +29,9 @@ const SCHEMES = ['http', 'https'];
  *
  * @param {{ fetch: typeof fetch, enabled: boolean }} r the module's instance (`createResilience(...)`)
  * @param {object} player a `shaka.Player`
- * @param {{ shaka?: object }} [options] `shaka`: the Shaka namespace (default `globalThis.shaka`)
+ * @param {{ shaka?: object, onFailure?: (failure: { status?: number, code?: string }) => void }} [options]
+ *   `shaka`: the Shaka namespace (default `globalThis.shaka`); `onFailure`: called for each request
+ *   that failed (the status of an error answer, or the module's error code)
  * @returns {{ dispose(): void }} undoes everything: filter, plugin, retry parameters
  */
 export function attachShaka(r, player, options) {
@@ -43,7 +45,7 @@ export function attachShaka(r, player, options) {
   // Disabled: a pure pass-through, nothing is touched.
   if (!r.enabled) return { dispose() {} };
 
-  const attachment = { r, shaka, active: true };
+  const attachment = { r, shaka, active: true, onFailure: options && options.onFailure };
   const filter = (type, request) => {
     if (attachment.active) owners.set(request, attachment);
   };
@@ -159,6 +161,7 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
       response = await attachment.r.fetch(uri, init);
     } catch (error) {
       if (status.canceled) throw fail(RECOVERABLE, Code.OPERATION_ABORTED, uri, type);
+      failed(attachment, { status: error && error.status, code: error && error.code });
       throw moduleError(fail, Code, RECOVERABLE, CRITICAL, error, uri, type);
     }
     if (status.canceled) {
@@ -169,6 +172,7 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
     response.headers.forEach((value, key) => (responseHeaders[key.trim()] = value));
     headersReceived(responseHeaders);
     const ok = isSuccess(response.status);
+    if (!ok) failed(attachment, { status: response.status });
     const timeoutMs = request.retryParameters && request.retryParameters.timeout;
     const timer = timeoutMs
       ? setTimeout(() => {
@@ -231,6 +235,11 @@ function moduleError(fail, Code, RECOVERABLE, CRITICAL, error, uri, type) {
   return fail(RECOVERABLE, Code.HTTP_ERROR, uri, error, type);
 }
 
+/** Tells the attachment's `onFailure` (if any) that a request failed. */
+function failed(attachment, failure) {
+  if (attachment.onFailure) attachment.onFailure(failure);
+}
+
 /** Shaka's success statuses. */
 function isSuccess(status) {
   return (status >= 200 && status <= 299 && status != 202) || status == 304;
@@ -276,4 +285,68 @@ async function readBody(response, method, status, progressUpdated, streamDataCal
     offset += chunk.byteLength;
   }
   return data.buffer;
+}
+
+/**
+ * The adapter for `attachVideo(video, { player: shakaPlayer(player) })`: the
+ * module loads, unloads and reloads the item through the `shaka.Player` (attached
+ * to `video`), routes its requests through `r.fetch` while watched (as
+ * `attachShaka`), and hears its errors.
+ *
+ * @param {object} player a `shaka.Player`, attached to the watched `<video>`
+ * @param {{ shaka?: object }} [options] `shaka`: the Shaka namespace (default `globalThis.shaka`)
+ * @returns {import('./index.js').PlayerAdapter}
+ */
+export function shakaPlayer(player, options) {
+  const shaka = (options && options.shaka) || globalThis.shaka;
+  if (!shaka || !shaka.util || !shaka.util.Error) {
+    throw new TypeError('shakaPlayer: pass the Shaka namespace as options.shaka (or load Shaka as a script)');
+  }
+  if (!player || typeof player.load !== 'function' || typeof player.unload !== 'function') {
+    throw new TypeError('shakaPlayer: player must be a shaka.Player');
+  }
+  const listeners = new Set();
+  const tell = (error) => listeners.forEach((listener) => listener(error));
+  let routing = null;
+  return {
+    attach(r) {
+      if (!routing) routing = attachShaka(r, player, { shaka, onFailure: (failure) => tell({ fatal: false, ...failure }) });
+    },
+    async load(url, startSeconds) {
+      try {
+        await player.load(url, startSeconds > 0 ? startSeconds : null);
+      } catch (error) {
+        throw playerError(shaka, error);
+      }
+    },
+    unload() {
+      return player.unload().catch(() => {});
+    },
+    onError(listener) {
+      const onError = (event) => listener(playerError(shaka, event.detail));
+      listeners.add(listener);
+      player.addEventListener('error', onError);
+      return () => {
+        listeners.delete(listener);
+        player.removeEventListener('error', onError);
+      };
+    },
+    detach() {
+      if (routing) routing.dispose();
+      routing = null;
+    },
+  };
+}
+
+/** A Shaka error as the module reads it: `{ fatal, status?, code?, message }`. */
+function playerError(shaka, error) {
+  const { Code, Severity } = shaka.util.Error;
+  const data = (error && error.data) || [];
+  const info = { fatal: !!error && error.severity === Severity.CRITICAL, message: `Shaka Player error ${error && error.code}` };
+  if (!error) return info;
+  if (error.code === Code.BAD_HTTP_STATUS) info.status = data[1];
+  else if (error.code === Code.HTTP_ERROR && data[1] && data[1].code) info.code = data[1].code;
+  else if (error.code === Code.TIMEOUT) info.code = 'TIMEOUT';
+  else if (error.code === Code.LOAD_INTERRUPTED || error.code === Code.OPERATION_ABORTED) info.code = 'ABORTED';
+  return info;
 }

@@ -37,6 +37,12 @@
 //!   still grows (data arrived within [`FED_GRACE`] stall times) is
 //!   [`PlaybackAction::SlowStream`], once: say so and let the buffer grow, no
 //!   failure, no reload. Only when the data stops too is it a stall.
+//! - **A dead transcode session is not a dead server.** A streaming player's
+//!   segment answered 404/410 for an item that played ([`Playback::on_segment_gone`]):
+//!   the media server dropped the session the manifest points at. Reload at once
+//!   with a fresh source (the web layer asks the page for one on every load), up
+//!   to [`MAX_DEAD_SESSIONS`] times in a row without playing; then the item is
+//!   unreadable. Never a failure of the server.
 //! - **The end is not a stall.** A video parked within [`END_SLACK_S`] of its
 //!   duration without `ended` (a zero-byte trailing fragment) while healthy is at
 //!   its end: [`PlaybackAction::Ended`] once, never a reload.
@@ -67,6 +73,9 @@ const FED_GRACE: Millis = 4;
 pub const RELOAD_DELAY_MS: Millis = 500;
 /// Trial source checks sent at most while the breaker is half-open.
 pub const MAX_TRIALS: u32 = 5;
+/// Dead transcode sessions reloaded in a row (without playing between) before the
+/// item is taken for unreadable.
+pub const MAX_DEAD_SESSIONS: u32 = 3;
 /// After a failed thumbnail prefetch, wait this long before prefetching again.
 pub const PREFETCH_PAUSE_MS: Millis = 10_000;
 
@@ -177,6 +186,10 @@ pub struct Playback {
     buffered: Option<(f64, Millis)>,
     /// `SlowStream` was returned for the current watch.
     slow_reported: bool,
+    /// The item has played (fired `playing`) since it was loaded.
+    played: bool,
+    /// Dead transcode sessions reloaded since the item last played.
+    dead_sessions: u32,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -207,6 +220,8 @@ impl Playback {
             unreadable: 0,
             buffered: None,
             slow_reported: false,
+            played: false,
+            dead_sessions: 0,
         }
     }
 
@@ -439,6 +454,10 @@ impl Playback {
 
     /// The element fired `playing`: a stalled or resuming video is healthy again.
     pub fn on_playing(&mut self, now: Millis) -> Option<PlaybackAction> {
+        if self.health != VideoHealth::Fallback {
+            self.played = true;
+            self.dead_sessions = 0;
+        }
         match self.health {
             VideoHealth::Fallback => None,
             VideoHealth::Healthy => {
@@ -513,6 +532,30 @@ impl Playback {
         self.health = VideoHealth::Fallback;
         self.blocked = false;
         Some(PlaybackAction::EnterFallback)
+    }
+
+    /// A streaming player's segment answered 404 or 410. For an item that played,
+    /// its transcode session died: reload at once, [`MAX_DEAD_SESSIONS`] times in a
+    /// row at most (`ReloadSource` with no delay; the web layer asks for a fresh
+    /// source). An item that never played, or one whose fresh sessions keep dying,
+    /// is unreadable ([`Playback::on_source_unreadable`]). Ignored in the fallback.
+    pub fn on_segment_gone(&mut self, now: Millis) -> Option<PlaybackAction> {
+        if self.health == VideoHealth::Fallback {
+            return None;
+        }
+        if !self.played || self.dead_sessions >= MAX_DEAD_SESSIONS {
+            return self.on_source_unreadable(now);
+        }
+        self.dead_sessions = self.dead_sessions.saturating_add(1);
+        self.trouble_begins();
+        self.health = VideoHealth::Stalled;
+        self.rewatch(now);
+        Some(PlaybackAction::ReloadSource { attempt: self.dead_sessions, seek_to_s: self.stopped_at_s, delay_ms: 0 })
+    }
+
+    /// Dead transcode sessions reloaded since the item last played.
+    pub fn dead_sessions(&self) -> u32 {
+        self.dead_sessions
     }
 
     /// Source checks in a row that found the file unreadable (0: it is not).
@@ -1002,6 +1045,46 @@ mod tests {
         assert!(later.iter().all(|(n, a)| *a != PlaybackAction::Stalled || *n >= 14_500 + 4 * 1_200));
     }
 
+    #[test]
+    fn a_dead_transcode_session_reloads_at_once_and_is_bounded() {
+        // Given a streaming item that played to 10 s,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.on_playing(10_000), None);
+        // when its segments answer 404, then it reloads at once at 10 s (a fresh source),
+        let reload = PlaybackAction::ReloadSource { attempt: 1, seek_to_s: 10.0, delay_ms: 0 };
+        assert_eq!(p.on_segment_gone(10_100), Some(reload));
+        assert_eq!(p.health(), VideoHealth::Stalled);
+        assert!(p.was_playing());
+        // and the fresh sessions that die too are reloaded up to MAX_DEAD_SESSIONS in a row,
+        for attempt in 2..=MAX_DEAD_SESSIONS {
+            let action = p.on_segment_gone(10_200 + u64::from(attempt));
+            assert_eq!(action, Some(PlaybackAction::ReloadSource { attempt, seek_to_s: 10.0, delay_ms: 0 }));
+        }
+        // then the item is unreadable: the fallback, no failure of the server.
+        assert_eq!(p.on_segment_gone(11_000), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.unreadable_checks(), 1);
+        assert_eq!(p.on_segment_gone(11_100), None);
+    }
+
+    #[test]
+    fn playing_again_rearms_the_dead_session_reloads() {
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.on_playing(10_000), None);
+        for round in 0..10u64 {
+            let action = p.on_segment_gone(20_000 * (round + 1));
+            assert!(matches!(action, Some(PlaybackAction::ReloadSource { attempt: 1, delay_ms: 0, .. })));
+            assert_eq!(p.on_playing(20_000 * (round + 1) + 1_000), Some(PlaybackAction::Recovered));
+        }
+    }
+
+    #[test]
+    fn a_segment_gone_before_the_item_ever_played_is_an_unreadable_file() {
+        let mut p = Playback::new(&PlaybackConfig::default());
+        assert_eq!(p.on_segment_gone(1_000), Some(PlaybackAction::EnterFallback));
+        assert_eq!(p.unreadable_checks(), 1);
+        assert_eq!(p.dead_sessions(), 0);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Sample(u64, f64, bool, bool, bool, f64, bool),
@@ -1013,6 +1096,7 @@ mod tests {
         Refused,
         Gesture(f64),
         Unreadable(u64),
+        SegmentGone(u64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -1032,6 +1116,7 @@ mod tests {
             1 => Just(Op::Refused),
             1 => any_f64().prop_map(Op::Gesture),
             1 => (0..200_000u64).prop_map(Op::Unreadable),
+            1 => (0..200_000u64).prop_map(Op::SegmentGone),
         ]
     }
 
@@ -1058,7 +1143,9 @@ mod tests {
                     Op::Refused => p.on_play_refused(),
                     Op::Gesture(t) => p.on_gesture(t),
                     Op::Unreadable(n) => p.on_source_unreadable(n),
+                    Op::SegmentGone(n) => p.on_segment_gone(n),
                 };
+                prop_assert!(p.dead_sessions() <= MAX_DEAD_SESSIONS);
                 prop_assert!((SOURCE_RETRY_MS..=MAX_UNREADABLE_RETRY_MS).contains(&p.retry_delay_ms()));
                 match action {
                     Some(PlaybackAction::Resume { at_s, .. }) => {
@@ -1067,8 +1154,13 @@ mod tests {
                         prop_assert_eq!(p.health(), VideoHealth::Resuming);
                     }
                     Some(PlaybackAction::ReloadSource { attempt, seek_to_s, delay_ms }) => {
-                        prop_assert!((1..=retries).contains(&attempt));
-                        prop_assert!((RELOAD_DELAY_MS..=RELOAD_DELAY_MS * 16).contains(&delay_ms));
+                        if delay_ms == 0 {
+                            // A dead transcode session's reload.
+                            prop_assert!((1..=MAX_DEAD_SESSIONS).contains(&attempt));
+                        } else {
+                            prop_assert!((1..=retries).contains(&attempt));
+                            prop_assert!((RELOAD_DELAY_MS..=RELOAD_DELAY_MS * 16).contains(&delay_ms));
+                        }
                         prop_assert!(seek_to_s.is_finite() && seek_to_s >= 0.0);
                     }
                     Some(PlaybackAction::EnterFallback) => {

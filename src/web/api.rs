@@ -131,7 +131,9 @@ impl Resilience {
         let Some(runtime) = self.live() else {
             // Disabled: the media is loaded as the page would, and nothing is watched.
             let media_id = options.media.map(|m| {
-                video.set_src(&m.src);
+                if let Some(url) = m.src.url() {
+                    video.set_src(url);
+                }
                 m.id
             });
             return Ok(VideoHandle { watch: None, video, media_id });
@@ -197,7 +199,9 @@ impl VideoHandle {
         match &self.watch {
             Some(watch) => watch.load(media),
             None => {
-                self.video.set_src(&media.src);
+                if let Some(url) = media.src.url() {
+                    self.video.set_src(url);
+                }
                 self.media_id = Some(media.id);
             }
         }

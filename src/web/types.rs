@@ -211,16 +211,55 @@ export interface ResilienceEvents {
 export interface MediaItem {
   /** Passed to `thumbnailAt`. */
   id: string;
-  /** The video URL (through the proxy). */
-  src: string;
+  /**
+   * The video URL (through the proxy), or a function that makes one for each
+   * load (`"load"`), reload (`"reload"`) and resume (`"resume"`), so the page can
+   * mint a fresh transcode session (a dead one's segments answer 404 forever).
+   */
+  src: string | ((reason: SourceReason) => string | Promise<string>);
   /** Shown in the fallback when no thumbnail is cached. */
   poster?: string;
+}
+
+/** Why `MediaItem.src` is asked for a URL. */
+export type SourceReason = "load" | "reload" | "resume";
+
+/** An error a player reported (or a player's `load` rejected with). */
+export interface PlayerError {
+  /** The library gave up on the item (not a hiccup it retries itself). */
+  fatal: boolean;
+  /** The HTTP status of the failed request, if the server answered. */
+  status?: number;
+  /** The module's error code (`BREAKER_OPEN`, `TIMEOUT`, `ABORTED`, ...), if it failed the request. */
+  code?: string;
+  message?: string;
+}
+
+/**
+ * What loads media into the element when it is not the element's own `src`: a
+ * streaming library (Shaka Player, dash.js, hls.js: `player-resilience/shaka`,
+ * `/dashjs`, `/hlsjs`) or the page's own. The module decides when to load,
+ * unload and reload; the adapter carries it out.
+ */
+export interface PlayerAdapter {
+  /** Called once when the video is watched: route the library's requests through `r.fetch`. */
+  attach?(r: { fetch: typeof fetch; enabled: boolean }): void;
+  /** Loads `url` at `startSeconds`. Resolves when loaded; rejects with a `PlayerError` (the manifest's failure). */
+  load(url: string, startSeconds: number): Promise<void>;
+  /** Stops every request of the current item (the fallback, a media switch). */
+  unload(): void | Promise<void>;
+  /** Calls `listener` with the library's errors; returns a function that unsubscribes. */
+  onError(listener: (error: PlayerError) => void): () => void;
+  /** Undoes `attach` (restores the library's settings); called on dispose. */
+  detach?(): void;
 }
 
 /** `attachVideo`'s options. */
 export interface AttachVideoOptions {
   /** The first item to load (after a source check). Later items: `handle.load(item)`. */
   media?: MediaItem;
+  /** A streaming library's adapter (e.g. `shakaPlayer(player)`); default: the element's own `src`. */
+  player?: PlayerAdapter;
   /** The seek-thumbnail URL of `mediaId` at `seconds` (a multiple of `playback.thumbnailStepMs`). */
   thumbnailAt: (mediaId: string, seconds: number) => string;
   /** The workout's clock, seconds. The fallback follows it; `resume: "session"` resumes at it. */

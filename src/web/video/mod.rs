@@ -8,6 +8,7 @@
 
 mod options;
 mod overlay;
+mod player;
 mod thumbnails;
 
 use std::cell::{RefCell, RefMut};
@@ -16,6 +17,7 @@ use std::rc::{Rc, Weak};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
@@ -34,8 +36,9 @@ use crate::engine::playback::{
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
 use crate::engine::Millis;
-pub use options::{read_media, Media, Options};
+pub use options::{read_media, Media, Options, Src};
 use overlay::{placeholder, Overlay};
+use player::{Adapter, PlayerError};
 use thumbnails::{Shared, Source, Thumbnails};
 
 /// How often the element's `currentTime` is sampled.
@@ -90,8 +93,15 @@ struct State {
     prefetching: Option<u32>,
     prefetch_not_before: Millis,
     trials: bool,
-    /// The element's `src` as this module last set it.
+    /// The element's `src` as this module last set it (with a player: the URL
+    /// the player loaded, while loaded).
     own_src: Option<String>,
+    /// The source URL of the latest load (a fresh one for each with `src()`).
+    src_url: Option<String>,
+    /// The check whose load the player's errors were last acted on (once per load).
+    reacted: Option<u32>,
+    /// The player's error listener and its unsubscribe function.
+    player_errors: Option<(Closure<dyn FnMut(JsValue)>, Option<Function>)>,
     hook: Option<u32>,
     sampler: Option<Interval>,
     listeners: Vec<EventListener>,
@@ -105,6 +115,8 @@ pub struct Watch {
     thumbnail_at: Function,
     session_clock: Function,
     overlay: Option<HtmlElement>,
+    /// The streaming library's adapter; `None`: the element's own `src`.
+    player: Option<Adapter>,
     prefetch: options::Prefetch,
     playback_config: PlaybackConfig,
     thumbs: Shared,
@@ -132,6 +144,7 @@ impl Watch {
             thumbnail_at: options.thumbnail_at,
             session_clock: options.session_clock,
             overlay: options.overlay,
+            player: options.player,
             prefetch: p,
             thumbs,
             state: RefCell::new(State {
@@ -149,6 +162,9 @@ impl Watch {
                 prefetch_not_before: 0,
                 trials: false,
                 own_src: None,
+                src_url: None,
+                reacted: None,
+                player_errors: None,
                 hook: None,
                 sampler: None,
                 listeners: Vec::new(),
@@ -170,10 +186,19 @@ impl Watch {
             let weak = weak.clone();
             Interval::new(SAMPLE_MS, move || with(&weak, |w| w.sample()))
         };
+        let player_errors = watch.player.as_ref().map(|player| {
+            let weak = weak.clone();
+            let listener = Closure::<dyn FnMut(JsValue)>::new(move |error: JsValue| {
+                with(&weak, |w| w.on_player_error(&PlayerError::read(&error)));
+            });
+            let unsubscribe = player.on_error(listener.as_ref());
+            (listener, unsubscribe)
+        });
         if let Some(mut st) = watch.st() {
             st.hook = hook;
             st.listeners = listeners;
             st.sampler = Some(sampler);
+            st.player_errors = player_errors;
         }
         // Watched until disposed, even if the page drops the handle.
         watch.runtime.attach(watch.clone());
@@ -234,9 +259,14 @@ impl Watch {
 
     /// Loads a media item: everything of the previous one stops first.
     pub fn load(self: &Rc<Self>, media: Media) {
-        let service = self.runtime.read(|e, _| classify::route(e.config(), &media.src).map(|r| r.service)).flatten();
-        // Play once loaded if the page wants it playing (autoplay, or play() called).
-        let play = self.video.autoplay() || !self.video.paused();
+        let service = media.src.url().and_then(|url| self.service_of(url));
+        // Play once loaded if the page wants it playing (autoplay, or play() called),
+        // or the item it replaces was playing when its trouble began (a switch
+        // during an outage: the element has no source, so it is paused).
+        let in_trouble = self.state.try_borrow().is_ok_and(|st| {
+            st.playback.health() != VideoHealth::Healthy && st.playback.was_playing() && !st.playback.is_blocked()
+        });
+        let play = self.video.autoplay() || !self.video.paused() || in_trouble;
         self.leave_fallback();
         let (previous, generation) = {
             let Some(mut st) = self.st() else { return };
@@ -258,8 +288,24 @@ impl Watch {
             st.playback = Playback::new(&self.playback_config);
             st.playback.expect_playing(play);
             st.media = Some(media);
+            st.src_url = None;
             (std::mem::replace(&mut st.service, service), st.generation)
         };
+        self.watch_service(previous, service);
+        self.detach_source();
+        self.check_source(generation, 0.0, play, "load");
+    }
+
+    /// The service whose breaker guards `url`.
+    fn service_of(&self, url: &str) -> Option<usize> {
+        self.runtime.read(|e, _| classify::route(e.config(), url).map(|r| r.service)).flatten()
+    }
+
+    /// Tells the engine the video moved from service `previous` to `service`.
+    fn watch_service(&self, previous: Option<usize>, service: Option<usize>) {
+        if previous == service {
+            return;
+        }
         self.runtime.engine(|e, _| {
             if let Some(s) = previous {
                 e.watch_video(s, false);
@@ -268,8 +314,6 @@ impl Watch {
                 e.watch_video(s, true);
             }
         });
-        self.detach_source();
-        self.check_source(generation, 0.0, play);
     }
 
     /// Stops watching: timers, listeners, requests and the overlay go; the
@@ -289,8 +333,14 @@ impl Watch {
             if let Some(requests) = st.requests.take() {
                 requests.abort();
             }
+            if let Some((_listener, Some(unsubscribe))) = st.player_errors.take() {
+                let _ = unsubscribe.call0(&JsValue::NULL);
+            }
             (st.hook.take(), st.service.take(), st.fallback.take())
         };
+        if let Some(player) = &self.player {
+            player.detach();
+        }
         if let Some(fallback) = fallback {
             self.drop_fallback(fallback, service);
         }
@@ -322,7 +372,7 @@ impl Watch {
     /// and its `paused` says nothing about the page's intent).
     fn sample(self: &Rc<Self>) {
         let v = &self.video;
-        if v.get_attribute("src").is_none() {
+        if !self.has_source() {
             return;
         }
         let sample = VideoSample {
@@ -339,9 +389,21 @@ impl Watch {
         self.prefetch();
     }
 
+    /// Whether a source is loaded (the element's `src`, or the player's item).
+    fn has_source(&self) -> bool {
+        match self.player {
+            None => self.video.get_attribute("src").is_some(),
+            Some(_) => self.state.try_borrow().is_ok_and(|st| st.own_src.is_some()),
+        }
+    }
+
     /// A `MediaError`: network and unsupported-source errors count against the
-    /// breaker; a decode error only reloads; an abort is ignored.
+    /// breaker; a decode error only reloads; an abort is ignored. With a player,
+    /// the player reports its element's errors itself ([`Watch::on_player_error`]).
     fn on_media_error(self: &Rc<Self>) {
+        if self.player.is_some() {
+            return;
+        }
         let code = self.video.error().map_or(0, |e| e.code());
         if !matches!(code, 2..=4) {
             return;
@@ -356,12 +418,15 @@ impl Watch {
     /// The element was emptied. If the caller set another source itself, watch
     /// that one from scratch (same media id).
     fn on_emptied(self: &Rc<Self>) {
+        if self.player.is_some() {
+            return;
+        }
         let src = self.video.src();
         let foreign = self.st().is_some_and(|st| !src.is_empty() && st.own_src.as_deref() != Some(src.as_str()));
         let media = self.state.try_borrow().ok().and_then(|st| st.media.clone());
         if foreign {
-            let media = media.unwrap_or_else(|| Media { id: String::new(), src: String::new(), poster: None });
-            self.load(Media { src, ..media });
+            let media = media.unwrap_or_else(|| Media { id: String::new(), src: Src::Url(String::new()), poster: None });
+            self.load(Media { src: Src::Url(src), ..media });
         }
     }
 
@@ -415,7 +480,7 @@ impl Watch {
                 if let Some(mut st) = self.st() {
                     let play = st.playback.was_playing();
                     st.reload = Some(Timeout::new(delay, move || {
-                        with(&weak, |w| w.check_source(generation, seek_to_s, play));
+                        with(&weak, |w| w.check_source(generation, seek_to_s, play, "reload"));
                     }));
                 }
             }
@@ -436,7 +501,7 @@ impl Watch {
                     self.signal(Signal::Fallback);
                 }
             }
-            PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play),
+            PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play, "resume"),
             PlaybackAction::Recovered => {
                 self.leave_fallback();
                 self.signal(Signal::Recovered);
@@ -465,9 +530,11 @@ impl Watch {
         self.state.try_borrow().ok()?.requests.as_ref().map(AbortController::signal)
     }
 
-    /// Checks the source with a small range request through the breaker, then
-    /// loads it at `at_s`, playing if `play`.
-    fn check_source(self: &Rc<Self>, generation: u32, at_s: f64, play: bool) {
+    /// Asks for the source (the page's `src(reason)` when it is a function), checks
+    /// it through the breaker and loads it at `at_s`, playing if `play`. The
+    /// element's own `src` is checked with a small range request first; a
+    /// player's check is its load (its manifest request, through the breaker).
+    fn check_source(self: &Rc<Self>, generation: u32, at_s: f64, play: bool, reason: &'static str) {
         let (src, token) = {
             let Some(mut st) = self.st() else { return };
             let Some(src) = st.media.as_ref().map(|m| m.src.clone()) else { return };
@@ -480,31 +547,134 @@ impl Watch {
         let signal = self.requests();
         let weak = Rc::downgrade(self);
         let runtime = self.runtime.clone();
-        spawn_local(async move {
-            let result = check(runtime, &src, signal).await;
-            let Some(w) = weak.upgrade() else { return };
+        let current = move |weak: &Weak<Self>| {
+            let w = weak.upgrade()?;
             let current = w.state.try_borrow().is_ok_and(|st| st.generation == generation && st.check == token);
-            if !current {
-                return;
-            }
-            let action = match result {
-                Check::Ok => return w.set_source(&src, at_s, play),
-                Check::Open => w.st().and_then(|mut st| st.playback.on_breaker_open(now())),
-                Check::Failed => w.st().and_then(|mut st| st.playback.on_network_error(now())),
-                Check::Unreadable => {
-                    let (action, first) = w
-                        .st()
-                        .map(|mut st| (st.playback.on_source_unreadable(now()), st.playback.unreadable_checks() == 1))
-                        .unwrap_or((None, false));
-                    if first {
-                        w.signal(Signal::Unreadable);
-                    }
-                    action
+            current.then_some(w)
+        };
+        spawn_local(async move {
+            let url = resolve(&src, reason).await;
+            let Some(w) = current(&weak) else { return };
+            let Some(url) = url else { return w.on_check(Check::Unreadable) };
+            w.use_source(&url);
+            let result = match &w.player {
+                None => {
+                    drop(w);
+                    check(runtime, &url, signal, true).await
                 }
-                Check::Ignored => None,
+                Some(player) => {
+                    let (play, loading) = w.prepare_load(play);
+                    let promise = player.load(&url, at_s);
+                    drop(w);
+                    let result = verdict(wasm_bindgen_futures::JsFuture::from(promise).await.err());
+                    let Some(w) = current(&weak) else { return };
+                    if let (Check::Ok, Some(mut st)) = (&result, w.st()) {
+                        st.own_src = Some(url.clone());
+                        st.loading = loading;
+                    }
+                    if matches!(result, Check::Ok) {
+                        w.player_loaded(play);
+                    }
+                    result
+                }
             };
-            w.act(action);
+            let Some(w) = current(&weak) else { return };
+            match result {
+                Check::Ok if w.player.is_none() => w.set_source(&url, at_s, play),
+                Check::Ok => {}
+                other => w.on_check(other),
+            }
         });
+    }
+
+    /// The source URL of this load: kept for trials, and its service watched.
+    fn use_source(&self, url: &str) {
+        let service = self.service_of(url);
+        let previous = self.st().map(|mut st| {
+            st.src_url = Some(url.to_owned());
+            std::mem::replace(&mut st.service, service)
+        });
+        if let Some(previous) = previous {
+            self.watch_service(previous, service);
+        }
+    }
+
+    /// What a failed source check means for the session.
+    fn on_check(self: &Rc<Self>, result: Check) {
+        let action = match result {
+            Check::Ok | Check::Ignored => None,
+            Check::Open => self.st().and_then(|mut st| st.playback.on_breaker_open(now())),
+            Check::Failed => self.st().and_then(|mut st| st.playback.on_network_error(now())),
+            Check::Unreadable => {
+                let (action, first) = self
+                    .st()
+                    .map(|mut st| (st.playback.on_source_unreadable(now()), st.playback.unreadable_checks() == 1))
+                    .unwrap_or((None, false));
+                if first {
+                    self.signal(Signal::Unreadable);
+                }
+                action
+            }
+        };
+        self.act(action);
+    }
+
+    /// Before a player loads: whether to play once loaded (the session's wish, the
+    /// page's `play()` or `autoplay`), and a `canplay` listener for the session model.
+    fn prepare_load(self: &Rc<Self>, play: bool) -> (bool, Vec<EventListener>) {
+        let play = play || !self.video.paused() || self.video.autoplay();
+        if let Some(mut st) = self.st() {
+            st.playback.expect_playing(play);
+        }
+        let weak = Rc::downgrade(self);
+        let loaded = EventListener::once(&self.video, "canplay", move |_| {
+            with(&weak, |w| {
+                let action = w.st().and_then(|mut st| st.playback.on_loaded(now()));
+                w.act(action);
+            });
+        });
+        (play, vec![loaded])
+    }
+
+    /// A player loaded the item (at its position): play it, or keep it paused.
+    fn player_loaded(self: &Rc<Self>, play: bool) {
+        if play && self.video.paused() {
+            self.play_or_await_gesture();
+        } else if !play {
+            let _ = self.video.pause();
+        }
+        if self.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_FUTURE_DATA {
+            let action = self.st().and_then(|mut st| st.playback.on_loaded(now()));
+            self.act(action);
+        }
+    }
+
+    /// The player's error: a segment gone (404/410) of an item that played is a
+    /// dead transcode session (a reload with a fresh source); a fatal one reloads
+    /// like a media error. Acted on once per load; errors the breaker already
+    /// knows, or of no loaded item, are not.
+    fn on_player_error(self: &Rc<Self>, error: &PlayerError) {
+        if error.ignored() || !(error.fatal || error.gone()) {
+            return;
+        }
+        let Some((action, first_unreadable)) = self.st().and_then(|mut st| {
+            if st.disposed || st.own_src.is_none() || st.reacted == Some(st.check) {
+                return None;
+            }
+            st.reacted = Some(st.check);
+            let before = st.playback.unreadable_checks();
+            let action = match error.gone() {
+                true => st.playback.on_segment_gone(now()),
+                false => st.playback.on_network_error(now()),
+            };
+            Some((action, before == 0 && st.playback.unreadable_checks() == 1))
+        }) else {
+            return;
+        };
+        if first_unreadable {
+            self.signal(Signal::Unreadable);
+        }
+        self.act(action);
     }
 
     /// Sets the element's source; once its metadata is in, seeks to `at_s` and
@@ -558,8 +728,14 @@ impl Watch {
         }
     }
 
-    /// Takes the source away so the element stops asking the server.
+    /// Takes the source away so the element (or the player) stops asking the server.
     fn detach_source(&self) {
+        if let Some(player) = &self.player {
+            if let Some(mut st) = self.st() {
+                st.own_src = None;
+            }
+            return player.unload();
+        }
         if self.video.get_attribute("src").is_none() {
             return;
         }
@@ -584,17 +760,18 @@ impl Watch {
         let weak = Rc::downgrade(self);
         spawn_local(async move {
             for _ in 0..MAX_TRIALS {
-                let Some((runtime, src, service, signal)) = weak.upgrade().and_then(|w| {
+                let Some((runtime, src, service, signal, range)) = weak.upgrade().and_then(|w| {
                     let st = w.state.try_borrow().ok()?;
-                    let src = st.media.as_ref()?.src.clone();
-                    Some((w.runtime.clone(), src, st.service?, st.requests.as_ref().map(AbortController::signal)))
+                    let src = st.src_url.clone()?;
+                    let signal = st.requests.as_ref().map(AbortController::signal);
+                    Some((w.runtime.clone(), src, st.service?, signal, w.player.is_none()))
                 }) else {
                     return;
                 };
                 if runtime.read(|e, _| e.state(service)).flatten() != Some(BreakerState::HalfOpen) {
                     break;
                 }
-                if !matches!(check(runtime, &src, signal).await, Check::Ok) {
+                if !matches!(check(runtime, &src, signal, range).await, Check::Ok) {
                     break;
                 }
             }
@@ -769,13 +946,13 @@ impl Watch {
             let url = blob.and_then(|b| Url::create_object_url_with_blob(&b).ok());
             let Some(w) = weak.upgrade() else { return };
             let shown = w.st().and_then(|mut st| {
-                let current = st.generation == generation;
+                if st.generation != generation {
+                    // The lookup of another item's frame: this fallback's is not busy with it.
+                    return None;
+                }
                 let fallback = st.fallback.as_mut()?;
                 fallback.busy = false;
                 let (url, source) = (url.clone()?, source?);
-                if !current {
-                    return None;
-                }
                 if let Some(overlay) = &fallback.overlay {
                     overlay.set_frame(&url, source.as_str());
                 }
@@ -899,10 +1076,35 @@ impl Watch {
     }
 }
 
-/// A small range request for `src` through the breaker (video class timeout).
-async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> Check {
+/// The page's source for this load: `src(reason)` when it is a function (its
+/// failure is logged, and the item is taken for unreadable).
+async fn resolve(src: &Src, reason: &str) -> Option<String> {
+    let make = match src {
+        Src::Url(url) => return Some(url.clone()),
+        Src::Fresh(make) => make,
+    };
+    let made = match make.call1(&JsValue::NULL, &reason.into()) {
+        Ok(value) => wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&value)).await,
+        Err(error) => Err(error),
+    };
+    match made.map(|url| url.as_string().filter(|u| !u.is_empty())) {
+        Ok(Some(url)) => Some(url),
+        Ok(None) => {
+            web_sys::console::error_1(&"player-resilience: media.src() must give a non-empty URL".into());
+            None
+        }
+        Err(error) => {
+            web_sys::console::error_2(&"player-resilience: media.src() failed;".into(), &error);
+            None
+        }
+    }
+}
+
+/// A check of `src` through the breaker (video class timeout): a small range
+/// request for the element's own source, a plain GET for a player's manifest.
+async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>, range: bool) -> Check {
     let init = Object::new();
-    if let Ok(headers) = Headers::new() {
+    if let (true, Ok(headers)) = (range, Headers::new()) {
         let _ = headers.set("Range", "bytes=0-1");
         let _ = Reflect::set(&init, &"headers".into(), &headers);
     }
@@ -916,11 +1118,19 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>) -> 
             Some(403 | 404 | 410) => Check::Unreadable,
             _ => Check::Failed,
         },
-        Err(error) => match Reflect::get(&error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() {
-            Some("BREAKER_OPEN") => Check::Open,
-            Some("ABORTED" | "OFFLINE") => Check::Ignored,
-            _ => Check::Failed,
-        },
+        Err(error) => verdict(Some(error)),
+    }
+}
+
+/// What a failed request or load (`None`: it succeeded) says about the source.
+fn verdict(error: Option<JsValue>) -> Check {
+    let Some(error) = error else { return Check::Ok };
+    let error = PlayerError::read(&error);
+    match error.code.as_deref() {
+        Some("BREAKER_OPEN") => Check::Open,
+        _ if error.ignored() => Check::Ignored,
+        _ if error.gone() => Check::Unreadable,
+        _ => Check::Failed,
     }
 }
 

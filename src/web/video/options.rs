@@ -4,6 +4,7 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
+use super::player::Adapter;
 use crate::engine::config::ResumeAt;
 
 /// One item of the queue.
@@ -11,10 +12,30 @@ use crate::engine::config::ResumeAt;
 pub struct Media {
     /// Passed to `thumbnailAt`.
     pub id: String,
-    /// The video URL.
-    pub src: String,
+    /// The video URL, or the page's function that makes one for each load.
+    pub src: Src,
     /// Shown when no thumbnail is cached.
     pub poster: Option<String>,
+}
+
+/// Where a media item's video is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Src {
+    /// One URL for every load.
+    Url(String),
+    /// `(reason) => url | Promise<url>`, called for each load (`load`), reload
+    /// (`reload`) and resume (`resume`): the page can mint a fresh transcode session.
+    Fresh(Function),
+}
+
+impl Src {
+    /// The URL, when it is one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Src::Url(url) => Some(url),
+            Src::Fresh(_) => None,
+        }
+    }
 }
 
 /// How many thumbnails to keep cached.
@@ -37,6 +58,7 @@ impl Default for Prefetch {
 /// What the caller gave `attachVideo`.
 pub struct Options {
     pub media: Option<Media>,
+    pub player: Option<Adapter>,
     pub thumbnail_at: Function,
     pub session_clock: Function,
     pub resume: Option<ResumeAt>,
@@ -49,7 +71,7 @@ pub struct Options {
 pub const DEFAULT_CACHE_NAME: &str = "player-resilience-thumbnails";
 
 /// A `TypeError` with `code: "CONFIG"`, `field` and `rule`, like a config error.
-fn invalid(field: &str, rule: &str) -> JsValue {
+pub(super) fn invalid(field: &str, rule: &str) -> JsValue {
     let error = js_sys::TypeError::new(&format!("{field} {rule}"));
     for (key, value) in [("code", "CONFIG"), ("field", field), ("rule", rule)] {
         let _ = Reflect::set(&error, &key.into(), &value.into());
@@ -94,7 +116,12 @@ pub fn read_media(value: &JsValue, path: &str) -> Result<Media, JsValue> {
         return Err(invalid(path, "must be an object { id, src, poster? }"));
     }
     let id = string(value, path, "id", true)?.unwrap_or_default();
-    let src = string(value, path, "src", true)?.unwrap_or_default();
+    let src = match field(value, "src").and_then(|f| f.dyn_into::<Function>().ok()) {
+        Some(make) => Src::Fresh(make),
+        None => string(value, path, "src", true)
+            .map_err(|_| invalid(&format!("{path}.src"), "must be a non-empty string or a function"))?
+            .map_or(Src::Url(String::new()), Src::Url),
+    };
     let poster = string(value, path, "poster", false)?;
     Ok(Media { id, src, poster })
 }
@@ -128,8 +155,10 @@ impl Options {
                 return Err(invalid("options.prefetch.ahead", "must not exceed options.prefetch.maxEntries"));
             }
         }
+        let player = field(options, "player").map(Adapter::read).transpose()?;
         Ok(Self {
             media,
+            player,
             thumbnail_at: function(options, "thumbnailAt")?,
             session_clock: function(options, "sessionClock")?,
             resume,
