@@ -57,3 +57,27 @@ export interface DashjsLoadable extends DashjsPlayerLike {
  * errors.
  */
 export function dashjsPlayer(player: DashjsLoadable): PlayerAdapter;
+
+/** What `dashVideoPlayer` uses of a `<dash-video>` element (`dash-video-element`). */
+export interface DashVideoElementLike extends HTMLElement {
+  /** Its dash.js `MediaPlayer`, made on its first `load()`. */
+  api?: DashjsLoadable;
+  /** The `<video>` inside it: the element to watch. */
+  readonly nativeEl: HTMLVideoElement;
+  load(): unknown;
+}
+
+
+/**
+ * The adapter for a `<dash-video>` element: `attachVideo(element.nativeEl, {
+ * player: dashVideoPlayer(element), media })`. Give the media to the module, not
+ * to the element's `src`: the adapter has the element make its dash.js player
+ * without a source, routes its requests through `r.fetch`, and drives it as
+ * `dashjsPlayer` does.
+ */
+export function dashVideoPlayer(element: DashVideoElementLike, options?: DashVideoPlayerOptions): PlayerAdapter;
+
+export interface DashVideoPlayerOptions {
+  /** dash.js settings (`updateSettings`) for the player the element makes, applied before its first request. */
+  settings?: object;
+}

@@ -337,3 +337,62 @@ function dashMessage(event) {
   const error = event && event.error;
   return `dash.js error ${error && error.code}: ${error && error.message}`;
 }
+
+/**
+ * The adapter for dash.js's `<dash-video>` element (the `dash-video-element`
+ * package): watch its inner `<video>`, `attachVideo(element.nativeEl, { player:
+ * dashVideoPlayer(element) })`, and give the media to the module, not to the
+ * element's `src`. The element makes its dash.js `MediaPlayer` on its first
+ * `load()`: the adapter has it made without a source, routes its requests through
+ * `r.fetch` before any is sent, and drives it as `dashjsPlayer` does.
+ *
+ * @param {HTMLElement & { api?: object, load(): unknown }} element a `<dash-video>` element
+ * @param {{ settings?: object }} [options] `settings`: dash.js settings (`updateSettings`) for
+ *   the player the element makes, applied before its first request
+ * @returns {import('./index.js').PlayerAdapter}
+ */
+export function dashVideoPlayer(element, options) {
+  if (!element || typeof element.load !== 'function' || !('nativeEl' in element)) {
+    throw new TypeError('dashVideoPlayer: element must be a <dash-video> element');
+  }
+  /** Error listeners, subscribed to the inner adapter once there is one. */
+  const listeners = new Set();
+  let inner = null;
+  let starting = null;
+  let r = null;
+  const start = () => {
+    starting ??= Promise.resolve(element.api || element.load()).then(() => {
+      if (!element.api) throw new TypeError('dashVideoPlayer: the <dash-video> element made no dash.js player');
+      if (options && options.settings) element.api.updateSettings(options.settings);
+      inner = dashjsPlayer(element.api);
+      if (r) inner.attach(r);
+      for (const entry of listeners) entry.off = inner.onError(entry.listener);
+      return inner;
+    });
+    return starting;
+  };
+  return {
+    attach(resilience) {
+      r = resilience;
+      if (inner) inner.attach(r);
+    },
+    async load(url, startSeconds) {
+      return (await start()).load(url, startSeconds);
+    },
+    unload() {
+      if (inner) inner.unload();
+    },
+    onError(listener) {
+      const entry = { listener, off: inner ? inner.onError(listener) : null };
+      listeners.add(entry);
+      return () => {
+        listeners.delete(entry);
+        if (entry.off) entry.off();
+      };
+    },
+    detach() {
+      if (inner) inner.detach();
+      r = null;
+    },
+  };
+}

@@ -29,12 +29,20 @@ const LIBS = {
   '/lib/shaka-player.compiled.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
   '/lib/dash.all.min.js': 'node_modules/dashjs/dist/modern/esm/dash.all.min.js',
   '/lib/hls.min.mjs': 'node_modules/hls.js/dist/hls.min.mjs',
+  '/lib/dash-video-element.js': 'node_modules/dash-video-element/dist/dash-video-element.js',
+  '/lib/custom-media-element.js': 'node_modules/custom-media-element/dist/custom-media-element.js',
 };
+/** The library's file for a path under /lib/ (media-tracks is a folder of modules). */
+const libraryFile = (path) => LIBS[path]
+  ?? (/^\/lib\/media-tracks\/[\w-]+\.js$/.test(path) ? `node_modules/media-tracks/dist/${path.slice(18)}` : null);
+// The import map resolves dash-video-element's bare imports as a bundler would.
 const PAGE = `<!doctype html><title>streaming</title>
+<script type="importmap">{ "imports": { "dashjs": "/lib/dash.all.min.js",
+  "custom-media-element": "/lib/custom-media-element.js", "media-tracks": "/lib/media-tracks/index.js" } }</script>
 <div id="box" style="position: relative; width: 320px; height: 180px">
   <video width="320" height="180"></video><div id="overlay" style="position: absolute; inset: 0"></div>
 </div><button id="play">play</button>
-<script>document.querySelector('#play').onclick = () => { window.t.startClock(); document.querySelector('video').play().catch(() => {}); };</script>`;
+<script>document.querySelector('#play').onclick = () => { window.t.startClock(); window.t.video.play().catch(() => {}); };</script>`;
 const U = '/api/v1/proxy/plex/video/:/transcode/universal';
 /** The server routes of the Plex media server: none may see a request while the breaker is open. */
 const MEDIA_ROUTES = ['manifest', 'segment', 'video', 'transcode', 'thumbnail'];
@@ -85,6 +93,21 @@ const SETUP = {
     const settings = () => JSON.stringify(names.map((n) => typeof player.config[n] === 'function'
       ? player.config[n].name : player.config[n]));
     return { player, adapter: hlsPlayer(player), settings, ext: 'm3u8' };`,
+  // dash.js's <dash-video> element (dash-video-element): it makes its MediaPlayer
+  // on its first load (the adapter applies the settings then), and its own
+  // settings are a fresh MediaPlayer's.
+  dashvideo: `
+    const dashjs = await import('/lib/dash.all.min.js');
+    await import('/lib/dash-video-element.js');
+    const { dashVideoPlayer } = await import('/pkg/dashjs.js');
+    const element = document.createElement('dash-video');
+    video.replaceWith(element);
+    element.nativeEl.style.width = '320px';
+    const defaults = JSON.stringify(dashjs.MediaPlayer().create().getSettings().streaming.retryAttempts);
+    const settings = () => (element.api ? JSON.stringify(element.api.getSettings().streaming.retryAttempts) : defaults);
+    const buffer = { bufferTimeDefault: 6, bufferTimeAtTopQuality: 6, bufferTimeAtTopQualityLongForm: 6 };
+    const adapter = dashVideoPlayer(element, { settings: { streaming: { buffer } } });
+    return { player: element, adapter, settings, ext: 'mpd', video: element.nativeEl };`,
   // The page's own adapter: the element's src, as a plain object that logs its calls.
   custom: `
     const calls = [];
@@ -128,7 +151,7 @@ const timings = {};
 before(async () => {
   fs.mkdirSync(OUT, { recursive: true });
   faults = await startFaultServer({ port: 0 });
-  site = await startSite(PAGE, (path) => LIBS[path] ?? (path.startsWith('/pkg/') ? path : null));
+  site = await startSite(PAGE, (path) => libraryFile(path) ?? (path.startsWith('/pkg/') ? path : null));
   browser = await launchChromium();
 });
 
@@ -166,9 +189,10 @@ async function open(t, lib) {
       r.on(name, (event) => events.push({ name, t: performance.now(), event }));
     }
     const made = await new Function('video', `return (async () => { ${source} })()`)(video);
+    const watched = made.video ?? video;
     let clockStart = null;
     const t = (window.t = {
-      r, video, events, base, ...made,
+      r, events, base, ...made, video: watched,
       startClock: () => { clockStart ??= performance.now(); },
       clock: () => (clockStart === null ? 0 : (performance.now() - clockStart) / 1000),
       sources: [],
@@ -184,7 +208,7 @@ async function open(t, lib) {
         return url;
       },
     });
-    t.handle = r.attachVideo(video, {
+    t.handle = r.attachVideo(watched, {
       player: made.adapter,
       media: t.media('101'),
       overlay: document.querySelector('#overlay'),
@@ -255,7 +279,7 @@ async function playsAgain(p, what, ms = 30_000) {
   }, ms);
 }
 
-for (const lib of ['shaka', 'dashjs', 'hlsjs']) {
+for (const lib of ['shaka', 'dashjs', 'dashvideo', 'hlsjs']) {
   test(`${lib}: the incident: fallback with cached frames, nothing but probes reach the server while open, back at the workout's time`, async (t) => {
     const p = await open(t, lib);
     await playing(p);
@@ -271,6 +295,9 @@ for (const lib of ['shaka', 'dashjs', 'hlsjs']) {
     await until('two cached frames', async () => {
       const frames = (await events(p, 'fallback', enter.t)).filter((e) => e.event.type === 'frame');
       return new Set(frames.filter((e) => e.event.frame.source === 'cache').map((e) => e.event.frame.offsetMs)).size >= 2;
+    }).catch(async (error) => {
+      const frames = (await events(p, 'fallback', enter.t)).map((e) => [Math.round(e.t - enter.t), e.event.type, e.event.frame?.source, e.event.frame?.offsetMs]);
+      throw new Error(`${error.message}: ${JSON.stringify({ stall: stalledAt - hangAt, enter: enter.t - hangAt, frames })}`);
     });
     assert.ok(await p.page.isVisible('#overlay .pr-fallback-frame'), 'the overlay shows the frame');
 
