@@ -263,12 +263,12 @@ class VideoHandle {
     }
   }
 
-  /** Unwatched: the element's `src`, or the player's `load`, as the page would. */
+  /** Unwatched: the element's `src`, or the player's `load` (an absolute URL, as when watched), as the page would. */
   _loadUnwatched(media) {
     const player = this._options && this._options.player;
     const src = media.src;
     Promise.resolve(typeof src === 'function' ? src('load') : src)
-      .then((url) => (player ? player.load(url, 0) : (this._video.src = url)))
+      .then((url) => (player ? player.load(new URL(url, this._video.baseURI).href, 0) : (this._video.src = url)))
       .catch((error) => console.error('player-resilience: load;', error && error.message));
   }
 

@@ -38,7 +38,7 @@ node_modules/.bin/tsc -p tests/types
 bash scripts/size.sh
 echo "[test] the built package in headless Chromium and in Node"
 node --test tests/package/ 2>&1 | tee "$logs/package"
-echo "[test] the players' adapters with Shaka Player, dash.js and hls.js in headless Chromium"
+echo "[test] the players: adapters and attachVideo with Shaka Player, dash.js (MediaPlayer, <dash-video>) and hls.js in headless Chromium"
 node --test tests/players/ 2>&1 | tee "$logs/players"
 
 echo "[test] the packed package in bundlers: Vite 5 + React 18, Vite 6 and 7 (build and dev), webpack 5, a plain page"

@@ -1,7 +1,8 @@
 // The demo: one HTTP server on 127.0.0.1 that serves, from one origin, the demo
 // page (`/` and `/demo/*` from www/demo/), the built package (`/pkg/*` from pkg/)
 // and the fault server (its media routes under `/s/{session}/...` and its control
-// API under `/__fault/`, see fault-server.mjs).
+// API under `/__fault/`, see fault-server.mjs), and the player libraries of the
+// demo's player switch (`/lib/*`, from node_modules: the devDependencies).
 //
 //   node www/demo-server.mjs [--port N]     (or env PORT; default 8080; 0 = any free port)
 //
@@ -15,6 +16,30 @@ import { cliPort, createFaultHandler, listen } from './fault-server.mjs';
 
 const DEMO_DIR = fileURLToPath(new URL('./demo/', import.meta.url));
 const PKG_DIR = fileURLToPath(new URL('../pkg/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+// The player libraries under /lib/, each from its npm package.
+const LIBRARIES = {
+  'shaka-player.compiled.js': 'shaka-player/dist/shaka-player.compiled.js',
+  'dash.all.min.js': 'dashjs/dist/modern/esm/dash.all.min.js',
+  'hls.min.mjs': 'hls.js/dist/hls.min.mjs',
+  'dash-video-element.js': 'dash-video-element/dist/dash-video-element.js',
+  'custom-media-element.js': 'custom-media-element/dist/custom-media-element.js',
+};
+
+/**
+ * The file (relative to the repository) of a player library's URL path under
+ * /lib/, or null. media-tracks (a dependency of dash-video-element) is a folder of
+ * modules. Pages resolve the bare imports of dash-video-element with an import
+ * map: dashjs, custom-media-element, media-tracks (/lib/media-tracks/index.js).
+ */
+export function libraryFile(pathname) {
+  if (!pathname.startsWith('/lib/')) return null;
+  const name = pathname.slice('/lib/'.length);
+  if (Object.hasOwn(LIBRARIES, name)) return `node_modules/${LIBRARIES[name]}`;
+  const track = /^media-tracks\/([\w-]+\.js)$/.exec(name);
+  return track ? `node_modules/media-tracks/dist/${track[1]}` : null;
+}
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -36,6 +61,10 @@ const MIME = {
 // is the page. A path that escapes its directory, or names a directory, is not served.
 function staticFile(pathname, mounts) {
   if (pathname === '/') return path.join(DEMO_DIR, 'index.html');
+  if (pathname.startsWith('/lib/')) {
+    const file = libraryFile(pathname);
+    return file ? path.join(ROOT, file) : { invalid: true };
+  }
   for (const [prefix, dir] of mounts) {
     if (!pathname.startsWith(prefix)) continue;
     let rest;

@@ -74,6 +74,22 @@ test('/ is the page; /demo/* and /pkg/* are files with their MIME types', async 
   assert.equal((await get('/demo/demo.js', { method: 'POST' })).status, 405);
 });
 
+test('/lib/* are the player libraries from node_modules, nothing else', async () => {
+  for (const [p, file] of [
+    ['/lib/shaka-player.compiled.js', 'shaka-player/dist/shaka-player.compiled.js'],
+    ['/lib/hls.min.mjs', 'hls.js/dist/hls.min.mjs'],
+    ['/lib/media-tracks/index.js', 'media-tracks/dist/index.js'],
+  ]) {
+    const res = await get(p);
+    assert.equal(res.status, 200, p);
+    assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8', p);
+    assert.deepEqual(res.body, fs.readFileSync(new URL(`../node_modules/${file}`, import.meta.url)), p);
+  }
+  for (const p of ['/lib/', '/lib/package.json', '/lib/..%2Fpackage.json', '/lib/media-tracks/../../package.json', '/lib/media-tracks/%2e%2e%2findex.js']) {
+    assert.equal((await get(p)).status, 404, p);
+  }
+});
+
 test('no directory traversal, no directories, 404 otherwise', async () => {
   for (const p of [
     '/pkg/../www/fault-server.mjs',

@@ -44,7 +44,8 @@ export interface RequestFailure {
 
 /** What `dashjsPlayer` uses of a `MediaPlayer` besides its loader. */
 export interface DashjsLoadable extends DashjsPlayerLike {
-  attachSource(urlOrManifest: string | null, startTime?: number): void;
+  /** `null` unloads (dash.js types it as `string | object`). */
+  attachSource(urlOrManifest: any, startTime?: number): void;
   on(type: string, listener: (event: any) => void): void;
   off(type: string, listener: (event: any) => void): void;
 }
@@ -58,12 +59,13 @@ export interface DashjsLoadable extends DashjsPlayerLike {
  */
 export function dashjsPlayer(player: DashjsLoadable): PlayerAdapter;
 
-/** What `dashVideoPlayer` uses of a `<dash-video>` element (`dash-video-element`). */
+/**
+ * What `dashVideoPlayer` uses of a `<dash-video>` element (`dash-video-element`).
+ * The `<video>` to watch is inside it: `element.nativeEl`.
+ */
 export interface DashVideoElementLike extends HTMLElement {
   /** Its dash.js `MediaPlayer`, made on its first `load()`. */
   api?: DashjsLoadable;
-  /** The `<video>` inside it: the element to watch. */
-  readonly nativeEl: HTMLVideoElement;
   load(): unknown;
 }
 

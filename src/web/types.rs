@@ -244,7 +244,7 @@ export interface PlayerError {
 export interface PlayerAdapter {
   /** Called once when the video is watched: route the library's requests through `r.fetch`. */
   attach?(r: { fetch: typeof fetch; enabled: boolean }): void;
-  /** Loads `url` at `startSeconds`. Resolves when loaded; rejects with a `PlayerError` (the manifest's failure). */
+  /** Loads `url` (absolute: resolved against the element's document) at `startSeconds`. Resolves when loaded; rejects with a `PlayerError` (the manifest's failure). */
   load(url: string, startSeconds: number): Promise<void>;
   /** Stops every request of the current item (the fallback, a media switch). */
   unload(): void | Promise<void>;

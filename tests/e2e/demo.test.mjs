@@ -334,3 +334,27 @@ test('thumbnails come from the cache while the server is down', async (t) => {
   assert.ok(keys.length > 0);
   for (const key of keys) assert.doesNotMatch(key, /X-Plex-Token=(?!REDACTED)/i);
 });
+
+// The player switch: ?player=shaka plays the DASH stream through Shaka Player and
+// the package's adapter. The "Kill transcode" button makes every segment of the
+// session answer 404; the module reloads with a fresh transcode session.
+test('?player=shaka: DASH through the module; a killed transcode session comes back fresh', async (t) => {
+  const { page, control } = await openDemo(t, { query: '&player=shaka' });
+  assert.equal(await page.evaluate(() => window.demo.player), 'shaka');
+  await until('the video to play', async () => (await videoState(page)).t >= 2, 20_000);
+  const counts = await control('counts');
+  assert.ok(counts.manifest >= 1 && counts.segment >= 2, `manifest and segments from the server: ${JSON.stringify(counts)}`);
+  assert.equal(counts.video, 0, 'no progressive video request');
+
+  const [first] = (await control('transcode')).live;
+  await page.click('#fault-kill-transcode');
+  const fresh = await until('a fresh transcode session', async () => (await control('transcode')).live[0], 30_000);
+  assert.notEqual(fresh, first);
+  const at = (await videoState(page)).t;
+  await until('the video to play on', async () => {
+    const v = await videoState(page);
+    return v.t > at + 1 && v.state === 'healthy';
+  }, 30_000);
+  const plex = await page.evaluate(() => window.demo.r.snapshot().services.find((s) => s.name === 'plex').breaker.state);
+  assert.equal(plex, 'closed', "a dead session is not the server's failure");
+});

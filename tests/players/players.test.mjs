@@ -18,14 +18,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFaultServer } from '../../www/fault-server.mjs';
+import { libraryFile } from '../../www/demo-server.mjs';
 import { launchChromium, startSite } from '../support.mjs';
 
-/** The libraries' browser builds, served under /lib/. */
-const LIBS = {
-  '/lib/shaka-player.compiled.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
-  '/lib/dash.all.min.js': 'node_modules/dashjs/dist/modern/esm/dash.all.min.js',
-  '/lib/hls.min.mjs': 'node_modules/hls.js/dist/hls.min.mjs',
-};
 const PAGE = `<!doctype html><title>players</title>
 <video width="320" height="180"></video><button id="play">play</button>
 <script>document.querySelector('#play').onclick = () => { window.played = document.querySelector('video').play(); };</script>`;
@@ -39,7 +34,7 @@ let sessions = 0;
 before(async () => {
   faults = await startFaultServer({ port: 0 });
   // The page, pkg/ and the libraries' builds (under /lib/).
-  site = await startSite(PAGE, (path) => LIBS[path] ?? (path.startsWith('/pkg/') ? path : null));
+  site = await startSite(PAGE, (path) => libraryFile(path) ?? (path.startsWith('/pkg/') ? path : null));
   browser = await launchChromium();
 });
 

@@ -22,19 +22,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startFaultServer } from '../../www/fault-server.mjs';
+import { libraryFile } from '../../www/demo-server.mjs';
 import { launchChromium, startSite } from '../support.mjs';
 
 const OUT = new URL('../../test-output/', import.meta.url);
-const LIBS = {
-  '/lib/shaka-player.compiled.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
-  '/lib/dash.all.min.js': 'node_modules/dashjs/dist/modern/esm/dash.all.min.js',
-  '/lib/hls.min.mjs': 'node_modules/hls.js/dist/hls.min.mjs',
-  '/lib/dash-video-element.js': 'node_modules/dash-video-element/dist/dash-video-element.js',
-  '/lib/custom-media-element.js': 'node_modules/custom-media-element/dist/custom-media-element.js',
-};
-/** The library's file for a path under /lib/ (media-tracks is a folder of modules). */
-const libraryFile = (path) => LIBS[path]
-  ?? (/^\/lib\/media-tracks\/[\w-]+\.js$/.test(path) ? `node_modules/media-tracks/dist/${path.slice(18)}` : null);
 // The import map resolves dash-video-element's bare imports as a bundler would.
 const PAGE = `<!doctype html><title>streaming</title>
 <script type="importmap">{ "imports": { "dashjs": "/lib/dash.all.min.js",

@@ -5,6 +5,10 @@
 //   session=NAME   the fault server session for every media URL (/s/NAME/...); default "demo"
 //   config=JSON    overrides merged into createResilience({ enabled: true, ...overrides })
 //   resume=stopped resume the video where it stopped instead of at the workout's time
+//   player=NAME    how the video plays: progressive (the default: the element's own
+//                  src), shaka, dashjs, dashvideo (<dash-video>) or hlsjs: the library
+//                  from /lib/ through the package's adapter, over the proxy's Plex
+//                  transcode URLs (a fresh transcode session on every load)
 //
 // Reports to the backend go to the fault server's sink for this session
 // (`report.url` = /s/NAME/api/v1/player/report); the panel lists what it received.
@@ -211,10 +215,81 @@ const removeToasts = r ? r.renderToasts($('#notices')) : null;
 
 // ---- video ------------------------------------------------------------------
 
-const videoEl = $('#video');
+const PLAYERS = ['progressive', 'shaka', 'dashjs', 'dashvideo', 'hlsjs'];
+const PLAYER = PLAYERS.includes(params.get('player')) ? params.get('player') : 'progressive';
+const TRANSCODE = `${PREFIX}/api/v1/proxy/plex/video/:/transcode/universal`;
+
+const loadScript = (src) =>
+  new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(script);
+  });
+
+/** The streaming library `name` made on `video`: { adapter, video (the element to watch), ext }. */
+async function streamingPlayer(name, video) {
+  switch (name) {
+    case 'shaka': {
+      await loadScript('/lib/shaka-player.compiled.js');
+      const { shakaPlayer } = await import('/pkg/shaka.js');
+      const { shaka } = window;
+      shaka.polyfill.installAll();
+      const player = new shaka.Player();
+      await player.attach(video);
+      return { adapter: shakaPlayer(player, { shaka }), video, ext: 'mpd' };
+    }
+    case 'dashjs': {
+      const dashjs = await import('/lib/dash.all.min.js');
+      const { dashjsPlayer } = await import('/pkg/dashjs.js');
+      const player = dashjs.MediaPlayer().create();
+      player.updateSettings({ debug: { logLevel: 1 } }); // errors only
+      player.initialize(video, null, false);
+      return { adapter: dashjsPlayer(player), video, ext: 'mpd' };
+    }
+    case 'dashvideo': {
+      await import('/lib/dash-video-element.js');
+      const { dashVideoPlayer } = await import('/pkg/dashjs.js');
+      const element = document.createElement('dash-video');
+      for (const { name: attribute, value } of video.attributes) element.setAttribute(attribute, value);
+      video.replaceWith(element);
+      return { adapter: dashVideoPlayer(element), video: element.nativeEl, ext: 'mpd' };
+    }
+    case 'hlsjs': {
+      const { default: Hls } = await import('/lib/hls.min.mjs');
+      const { hlsPlayer } = await import('/pkg/hlsjs.js');
+      const player = new Hls();
+      player.attachMedia(video);
+      return { adapter: hlsPlayer(player), video, ext: 'm3u8' };
+    }
+    default:
+      return null;
+  }
+}
+
+let stream = null;
+try {
+  stream = await streamingPlayer(PLAYER, $('#video'));
+} catch (err) {
+  showError(`The ${PLAYER} player could not start; playing the progressive video`, err);
+}
+const videoEl = stream?.video ?? $('#video');
+$('#player').value = stream ? PLAYER : 'progressive';
+$('#player').addEventListener('change', (e) => {
+  const query = new URLSearchParams(location.search);
+  query.set('player', e.target.value);
+  location.search = query.toString();
+});
+
+// A streaming item's src is a function: every load, reload and resume starts a
+// fresh transcode session (what the reference frontend's backend does).
+let starts = 0;
 const mediaFor = (id) => ({
   id,
-  src: `${PREFIX}/api/v1/proxy/plex/stream/${encodeURIComponent(id)}`,
+  src: stream
+    ? () => `${TRANSCODE}/start.${stream.ext}?path=/library/metadata/${encodeURIComponent(id)}&n=${++starts}`
+    : `${PREFIX}/api/v1/proxy/plex/stream/${encodeURIComponent(id)}`,
   poster: `${PREFIX}/api/v1/display/plex/${encodeURIComponent(id)}`,
 });
 const thumbnailAt = (mediaId, secondsAt) =>
@@ -225,7 +300,8 @@ const unmanagedVideo = (el) => ({
   state: 'unmanaged',
   load(media) {
     el.poster = media.poster;
-    el.src = media.src;
+    if (stream) stream.adapter.load(media.src('load'), 0).catch((err) => log('video', `load failed: ${err?.message ?? err?.code}`, 'error'));
+    else el.src = media.src;
   },
   dispose() {},
 });
@@ -238,6 +314,7 @@ try {
     sessionClock: clock,
     resume: params.get('resume') === 'stopped' ? 'stopped' : 'session',
     overlay: $('#overlay'),
+    ...(stream && { player: stream.adapter }),
   });
 } catch (err) {
   showError('attachVideo failed', err);
@@ -398,6 +475,14 @@ async function setFault(name) {
 for (const button of document.querySelectorAll('[data-fault]')) {
   button.addEventListener('click', () => setFault(button.dataset.fault).catch((err) => log('fault', err.message, 'error')));
 }
+$('#fault-kill-transcode').addEventListener('click', async () => {
+  try {
+    const { killed } = await control('transcode', '&kill=1');
+    log('fault', `server: ${killed.length} transcode session${killed.length === 1 ? '' : 's'} killed (404 from now on)`, 'warn');
+  } catch (err) {
+    log('fault', err.message, 'error');
+  }
+});
 $('#retry-now').addEventListener('click', () => {
   if (!r) return;
   r.retryNow();
@@ -473,7 +558,7 @@ async function pollServer() {
   const counts = await control('counts');
   $('#server-counts').innerHTML =
     '<b>server received</b> ' +
-    ['video', 'metadata', 'thumbnail', 'poster', 'identity', 'total']
+    ['video', 'manifest', 'segment', 'metadata', 'thumbnail', 'poster', 'identity', 'total']
       .map((route) => `<span>${route} <b>${counts[route] ?? 0}</b></span>`)
       .join('');
 
@@ -523,7 +608,7 @@ setInterval(() => {
 }, HEARTBEAT_MS);
 loadMetadata(current, 'start');
 pollLoop();
-log('page', `session ${SESSION}; ${r ? 'module on' : 'module not started; video unmanaged'}`, 'muted');
+log('page', `session ${SESSION}; player ${stream ? PLAYER : 'progressive'}; ${r ? 'module on' : 'module not started; video unmanaged'}`, 'muted');
 
 window.demo = {
   r,
@@ -533,6 +618,7 @@ window.demo = {
   setFault,
   events,
   session: SESSION,
+  player: stream ? PLAYER : 'progressive',
   error: configError,
   get media() {
     return current;

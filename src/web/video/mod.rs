@@ -46,6 +46,9 @@ const SAMPLE_MS: u32 = 250;
 /// How often the fallback view follows the session clock.
 const FRAME_MS: u32 = 1_000;
 
+/// The player's error listener and the unsubscribe function `onError` gave.
+type ErrorSubscription = (Closure<dyn FnMut(JsValue)>, Option<Function>);
+
 /// What a source check found.
 enum Check {
     /// The server answered the range request.
@@ -100,8 +103,7 @@ struct State {
     src_url: Option<String>,
     /// The check whose load the player's errors were last acted on (once per load).
     reacted: Option<u32>,
-    /// The player's error listener and its unsubscribe function.
-    player_errors: Option<(Closure<dyn FnMut(JsValue)>, Option<Function>)>,
+    player_errors: Option<ErrorSubscription>,
     hook: Option<u32>,
     sampler: Option<Interval>,
     listeners: Vec<EventListener>,
@@ -425,7 +427,8 @@ impl Watch {
         let foreign = self.st().is_some_and(|st| !src.is_empty() && st.own_src.as_deref() != Some(src.as_str()));
         let media = self.state.try_borrow().ok().and_then(|st| st.media.clone());
         if foreign {
-            let media = media.unwrap_or_else(|| Media { id: String::new(), src: Src::Url(String::new()), poster: None });
+            let media =
+                media.unwrap_or_else(|| Media { id: String::new(), src: Src::Url(String::new()), poster: None });
             self.load(Media { src: Src::Url(src), ..media });
         }
     }
@@ -555,7 +558,7 @@ impl Watch {
         spawn_local(async move {
             let url = resolve(&src, reason).await;
             let Some(w) = current(&weak) else { return };
-            let Some(url) = url else { return w.on_check(Check::Unreadable) };
+            let Some(url) = url.map(|url| absolute(&url, &w.video)) else { return w.on_check(Check::Unreadable) };
             w.use_source(&url);
             let result = match &w.player {
                 None => {
@@ -1098,6 +1101,14 @@ async fn resolve(src: &Src, reason: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// `url` made absolute against the element's document, as the element resolves
+/// it. Libraries resolve relative URLs their own way: Shaka Player cuts a path
+/// at its `:` (Plex's `/video/:/transcode/…`).
+fn absolute(url: &str, video: &HtmlVideoElement) -> String {
+    let base = video.base_uri().ok().flatten();
+    base.and_then(|base| Url::new_with_base(url, &base).ok()).map_or_else(|| url.to_owned(), |u| u.href())
 }
 
 /// A check of `src` through the breaker (video class timeout): a small range
