@@ -266,10 +266,11 @@ class VideoHandle {
   /** Unwatched: the element's `src`, or the player's `load` (an absolute URL, as when watched), as the page would. */
   _loadUnwatched(media) {
     const player = this._options && this._options.player;
+    const use = (url) => (player ? player.load(new URL(url, this._video.baseURI).href, 0) : (this._video.src = url));
+    const fail = (error) => console.error('player-resilience: load;', error && error.message);
+    // A URL is used at once (the element's src set before load() returns); a function's may come later.
     const src = media.src;
-    Promise.resolve(typeof src === 'function' ? src('load') : src)
-      .then((url) => (player ? player.load(new URL(url, this._video.baseURI).href, 0) : (this._video.src = url)))
-      .catch((error) => console.error('player-resilience: load;', error && error.message));
+    new Promise((resolve) => resolve(typeof src === 'function' ? Promise.resolve(src('load')).then(use) : use(src))).catch(fail);
   }
 
   /** Switches to another media item; before the start, it is the one to load. */
