@@ -586,21 +586,28 @@ async fn secrets_never_reach_events_errors_or_storage() {
 }
 
 #[wasm_bindgen_test]
-async fn going_online_or_pageshow_probes_at_once() {
+async fn going_online_or_pageshow_probes_without_waiting_for_the_backoff() {
     let case = Case::new("online-probe").await;
-    let r = case.start(r#"{"retry":{"maxAttempts":1},"probe":{"initialDelayMs":60000,"maxDelayMs":60000}}"#);
+    // Probes 2 s apart at least, then 20 s after a failure (no hold).
+    let r = case.start(
+        r#"{"retry":{"maxAttempts":1},"probe":{"initialDelayMs":2000,"maxDelayMs":60000,"holdMs":0,"factor":10,"jitter":false}}"#,
+    );
     let probes = record(&r, "probe");
     case.fault("route=identity&mode=unavailable").await;
     open_breaker(&case, &r).await;
-    // The first probe is a minute away; going offline and back online asks for one now.
+    // Going offline and back online before the first probe asks for one now.
     set_online(false);
     assert_eq!(case.count("identity").await, 0);
     set_online(true);
     wait_until("a probe right after coming online", 1_000.0, || !probes.borrow().is_empty()).await;
+    let first = js_sys::Date::now();
     assert_eq!(case.count("identity").await, 1);
-    // The next is again a minute away; a page shown from the back/forward cache asks for one now.
+    // The next is 20 s away; a page shown from the back/forward cache asks for
+    // one as soon as the least spacing (2 s) since the last allows.
     web_sys::window().unwrap().dispatch_event(&web_sys::Event::new("pageshow").unwrap()).unwrap();
-    wait_until("a probe right after pageshow", 1_000.0, || probes.borrow().len() == 2).await;
+    wait_until("a probe after pageshow", 4_000.0, || probes.borrow().len() == 2).await;
+    let gap = js_sys::Date::now() - first;
+    assert!(gap >= 1_900.0, "the second probe came {gap} ms after the first");
     r.dispose();
 }
 

@@ -71,8 +71,10 @@ const GENERATED_VIDEO_BYTES = 512 * 1024;
 // its media cache works in 32 KiB blocks (~12 s of this clip) and plays nothing of
 // a block until it is whole, so it plays 0.25 s after play() with a 32 KiB burst
 // (3 s with 16 KiB), and with a 12 s lead it stutters once, with 14 s it plays
-// steadily. An outage then stalls the video within 2-14 s, when the last whole
-// block runs out.
+// steadily. An outage then stalls the video when the last whole block runs out:
+// 2-14 s after it, or up to ~35 s when Chromium reads on from its second block in
+// a new request (which starts mid-clip, so gets the extra block below, and whose
+// lead counts from its own start).
 const DEFAULT_PACING = Object.freeze({ rateBps: 6144, burstBytes: 32 * 1024, leadMs: 14_000 });
 const PACE_TICK_MS = 100;
 const WRITE_CHUNK = 16 * 1024;
@@ -471,6 +473,7 @@ function streamBody(session, route, req, res, reply, entry) {
     return Math.min(body.length, Math.floor(extra + Math.max(pacing.burstBytes, Math.min(byRate, byLead))));
   };
   const finish = () => {
+    entry.sent = sent;
     done = true;
     clearTimeout(timer);
     session.streams.delete(stream);
@@ -543,6 +546,7 @@ export function createFaultHandler() {
     const mode = effectiveMode(fault, Date.now());
     const spec = FAULTS[mode];
     const entry = { t: elapsed(), route: route.name, method: req.method, status: null, mode, path: url.pathname + redactQuery(url.search) };
+    if (req.headers.range) entry.range = req.headers.range;
     session.log.push(entry);
     if (session.log.length > LOG_LIMIT) session.log.shift();
 

@@ -49,6 +49,12 @@ export interface RequestFailure {
 export interface PlayerAttachment {
   /** Removes the request filter (and, with the last player, the scheme plugin) and restores the retry parameters. */
   dispose(): void;
+  /**
+   * Ends every request of this player still in flight. An unload should not wait for
+   * them: Shaka does not always abort its manifest request, and Chromium holds a later
+   * GET of the same URL behind one that is pending.
+   */
+  abort(): void;
 }
 
 /**

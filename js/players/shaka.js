@@ -32,7 +32,10 @@ const SCHEMES = ['http', 'https'];
  * @param {{ shaka?: object, onFailure?: (failure: { status?: number, code?: string }) => void }} [options]
  *   `shaka`: the Shaka namespace (default `globalThis.shaka`); `onFailure`: called for each request
  *   that failed (the status of an error answer, or the module's error code)
- * @returns {{ dispose(): void }} undoes everything: filter, plugin, retry parameters
+ * @returns {{ dispose(): void, abort(): void }} `dispose` undoes everything: filter, plugin, retry
+ *   parameters; `abort` ends every request of this player in flight (an unload must not wait for
+ *   them: Shaka does not always abort its manifest request, and Chromium holds a later GET of the
+ *   same URL behind it)
  */
 export function attachShaka(r, player, options) {
   const shaka = (options && options.shaka) || globalThis.shaka;
@@ -43,9 +46,9 @@ export function attachShaka(r, player, options) {
   const engine = player && typeof player.getNetworkingEngine === 'function' ? player.getNetworkingEngine() : null;
   if (!engine) throw new TypeError('attachShaka: player must be a shaka.Player that is not destroyed');
   // Disabled: a pure pass-through, nothing is touched.
-  if (!r.enabled) return { dispose() {} };
+  if (!r.enabled) return { dispose() {}, abort() {} };
 
-  const attachment = { r, shaka, active: true, onFailure: options && options.onFailure };
+  const attachment = { r, shaka, active: true, onFailure: options && options.onFailure, inflight: new Set() };
   const filter = (type, request) => {
     if (attachment.active) owners.set(request, attachment);
   };
@@ -54,6 +57,9 @@ export function attachShaka(r, player, options) {
   install(shaka);
 
   return {
+    abort() {
+      for (const drop of [...attachment.inflight]) drop();
+    },
     dispose() {
       if (!attachment.active) return;
       attachment.active = false;
@@ -136,7 +142,7 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
   const { shaka } = attachment;
   const ShakaError = shaka.util.Error;
   const controller = new AbortController();
-  const status = { canceled: false, timedOut: false, reader: null };
+  const status = { canceled: false, dropped: false, timedOut: false, reader: null };
   const cancelBody = () => {
     if (status.reader) status.reader.cancel().catch(() => {});
   };
@@ -154,19 +160,24 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
   const fail = (severity, code, ...data) => new ShakaError(severity, ShakaError.Category.NETWORK, code, ...data);
   const { RECOVERABLE, CRITICAL } = ShakaError.Severity;
   const Code = ShakaError.Code;
+  // Ended by the attachment (an unload), not by Shaka: a critical error, so that
+  // Shaka neither retries it nor waits on it (its own abort error can leave a load
+  // hanging).
+  const dropped = () => fail(CRITICAL, Code.HTTP_ERROR, uri, { code: 'ABORTED' }, type);
 
   const promise = (async () => {
     let response;
     try {
       response = await attachment.r.fetch(uri, init);
     } catch (error) {
+      if (status.dropped) throw dropped();
       if (status.canceled) throw fail(RECOVERABLE, Code.OPERATION_ABORTED, uri, type);
       failed(attachment, { status: error && error.status, code: error && error.code });
       throw moduleError(fail, Code, RECOVERABLE, CRITICAL, error, uri, type);
     }
-    if (status.canceled) {
+    if (status.canceled || status.dropped) {
       response.body?.cancel().catch(() => {});
-      throw fail(RECOVERABLE, Code.OPERATION_ABORTED, uri, type);
+      throw status.dropped ? dropped() : fail(RECOVERABLE, Code.OPERATION_ABORTED, uri, type);
     }
     const responseHeaders = {};
     response.headers.forEach((value, key) => (responseHeaders[key.trim()] = value));
@@ -185,6 +196,7 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
       data = await readBody(response, init.method, status, progressUpdated,
         ok ? request.streamDataCallback : null, (config && config.minBytesForProgressEvents) || 0);
     } catch (error) {
+      if (status.dropped) throw dropped();
       if (status.canceled) throw fail(RECOVERABLE, Code.OPERATION_ABORTED, uri, type);
       if (status.timedOut) throw fail(RECOVERABLE, Code.TIMEOUT, uri, type);
       throw fail(RECOVERABLE, Code.HTTP_ERROR, uri, error, type);
@@ -212,12 +224,17 @@ function send(attachment, uri, request, type, progressUpdated, headersReceived, 
     };
   })();
 
-  return new shaka.util.AbortableOperation(promise, () => {
-    status.canceled = true;
+  const stop = (flag) => () => {
+    status[flag] = true;
     controller.abort();
     cancelBody();
     return Promise.resolve();
-  });
+  };
+  const drop = stop('dropped');
+  attachment.inflight.add(drop);
+  const settled = () => attachment.inflight.delete(drop);
+  promise.then(settled, settled);
+  return new shaka.util.AbortableOperation(promise, stop('canceled'));
 }
 
 /**
@@ -320,6 +337,7 @@ export function shakaPlayer(player, options) {
       }
     },
     unload() {
+      if (routing) routing.abort();
       return player.unload().catch(() => {});
     },
     onError(listener) {

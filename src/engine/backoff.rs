@@ -33,19 +33,20 @@ impl BackoffPolicy {
         }
     }
 
-    /// The delays between health probes: forever, capped, equal jitter when enabled.
+    /// The exponential base of the delays between health probes (the schedule
+    /// adds its own hold and jitter).
     pub fn for_probe(c: &ProbeConfig) -> Self {
         Self {
             initial_ms: c.initial_delay_ms,
             max_ms: c.max_delay_ms,
             factor: c.factor,
-            jitter: if c.jitter { Jitter::Equal } else { Jitter::None },
+            jitter: Jitter::None,
             max_times: None,
         }
     }
 
     /// The un-jittered delay number `n` (from 0): `min(max_ms, initial_ms × factor^n)`.
-    fn base(&self, n: u32) -> Millis {
+    pub fn base(&self, n: u32) -> Millis {
         // Past a few thousand steps the power is 0, 1 or infinite anyway.
         let exponent = i32::try_from(n.min(4_096)).unwrap_or(4_096);
         let raw = self.initial_ms as f64 * self.factor.powi(exponent);
@@ -190,19 +191,14 @@ mod tests {
     }
 
     #[test]
-    fn probe_policy_goes_on_forever_with_equal_jitter_or_none() {
-        // Given the default probe config
+    fn the_probe_policy_is_the_plain_exponential_base() {
+        // Given the default probe config, then the policy has no jitter of its own
+        // (the schedule adds it) and its bases double from 15 s to the 60 s cap
         let p = BackoffPolicy::for_probe(&ProbeConfig::default());
-        assert_eq!((p.jitter, p.max_times), (Jitter::Equal, None));
-        // Then a thousand delays later it still yields, capped at 60 s
-        let mut b = Backoff::new(p, Rng::new(5));
-        let last = b.by_ref().take(1_000).last();
-        assert!(last.is_some_and(|d| (30_000..=60_000).contains(&d)));
-        assert!(b.next().is_some());
-        // And without jitter the delays are exact
-        let plain = ProbeConfig { jitter: false, ..ProbeConfig::default() };
-        let delays: Vec<_> = Backoff::new(BackoffPolicy::for_probe(&plain), Rng::new(5)).take(6).collect();
-        assert_eq!(delays, vec![5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+        assert_eq!((p.jitter, p.max_times), (Jitter::None, None));
+        let bases: Vec<_> = (0..5).map(|n| p.base(n)).collect();
+        assert_eq!(bases, vec![15_000, 30_000, 60_000, 60_000, 60_000]);
+        assert_eq!(p.base(u32::MAX), 60_000);
     }
 
     #[test]

@@ -658,28 +658,33 @@ impl BreakerConfig {
 /// Health probes while a breaker is open (health-check research).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeConfig {
-    /// Delay before the first probe after the breaker opens.
+    /// Delay before the first probe after the breaker opens, and between probes
+    /// during the hold: the least spacing of probes (jitter only adds).
     pub initial_delay_ms: Millis,
-    /// Cap on the delay between probes.
+    /// Cap on the delay between probes (before jitter).
     pub max_delay_ms: Millis,
-    /// Growth of the delay after each failed probe.
+    /// How long after the breaker opened probes keep `initial_delay_ms`; then
+    /// each failed probe grows the delay by `factor`.
+    pub hold_ms: Millis,
+    /// Growth of the delay after each failed probe past the hold.
     pub factor: f64,
     /// A probe that has not answered by then has failed.
     pub timeout_ms: Millis,
     /// Consecutive successful probes that move the breaker to half-open.
     pub success_threshold: u32,
-    /// Randomise each delay within its upper half, so tabs and clients spread out.
+    /// Make each delay up to a fifth longer, at random, so clients spread out.
     pub jitter: bool,
 }
 
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
-            initial_delay_ms: 5_000,
+            initial_delay_ms: 15_000,
             max_delay_ms: 60_000,
+            hold_ms: 300_000,
             factor: 2.0,
             timeout_ms: 5_000,
-            success_threshold: 2,
+            success_threshold: 1,
             jitter: true,
         }
     }
@@ -689,6 +694,7 @@ impl ProbeConfig {
     fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
         r.millis("initialDelayMs", &mut self.initial_delay_ms)?;
         r.millis("maxDelayMs", &mut self.max_delay_ms)?;
+        r.millis("holdMs", &mut self.hold_ms)?;
         r.f64("factor", &mut self.factor)?;
         r.millis("timeoutMs", &mut self.timeout_ms)?;
         r.u32("successThreshold", &mut self.success_threshold)?;
@@ -699,6 +705,7 @@ impl ProbeConfig {
     fn check(&self, p: &str) -> Res<()> {
         range(p, "initialDelayMs", self.initial_delay_ms, 100, 600_000)?;
         range(p, "maxDelayMs", self.max_delay_ms, self.initial_delay_ms, 3_600_000)?;
+        range(p, "holdMs", self.hold_ms, 0, 3_600_000)?;
         range_f64(p, "factor", self.factor, 1.0, 10.0)?;
         range(p, "timeoutMs", self.timeout_ms, 100, 120_000)?;
         range(p, "successThreshold", self.success_threshold.into(), 1, 20)

@@ -9,10 +9,15 @@
 //! - **Stall.** `currentTime` advancing less than [`MIN_PROGRESS_S`] for
 //!   `stall_ms` while not paused, ended or seeking. A pause, an end or a seek (the
 //!   `seeking` flag, or `currentTime` jumping backwards or further than playback could
-//!   have gone) restarts the watch instead. A seek still waiting for data after
+//!   have gone) restarts the watch instead; not the pause of a reload after trouble
+//!   (a player empties the element to load again) while the video was playing. A seek still waiting for data after
 //!   [`SEEK_GRACE`] stall times is watched like playback (a seek into a dead server).
-//!   A restored source (`Resuming`) gets the same grace to load. `Stalled` is returned once per stall; a
-//!   source reload re-arms it, so a reload that does not help is reported again.
+//!   A restored source (`Resuming`) gets the same grace to load, and then, since
+//!   its server has just answered, [`RESUME_PATIENCE_MS`] in all before a wait is
+//!   a stall: a slow start is [`PlaybackAction::SlowStream`] (a reload would only
+//!   start the read again). A reload's seek gets its own grace. `Stalled` is
+//!   returned once per stall; a source reload re-arms it, so a reload that does
+//!   not help is reported again.
 //! - **Trouble.** When trouble begins (stall, media error, breaker open), whether the
 //!   video was playing is frozen: a video the user had paused resumes paused. A
 //!   pipeline that dies mid-body makes the element fire `pause` with its `error`:
@@ -34,9 +39,10 @@
 //!   after [`SOURCE_RETRY_MS`], doubling up to [`MAX_UNREADABLE_RETRY_MS`]
 //!   ([`Playback::retry_delay_ms`]); it never counts against the breaker.
 //! - **A slow but living stream is not a dead server.** A stall while the buffer
-//!   still grows (data arrived within [`FED_GRACE`] stall times) is
-//!   [`PlaybackAction::SlowStream`], once: say so and let the buffer grow, no
-//!   failure, no reload. Only when the data stops too is it a stall.
+//!   still grows or the element still receives data ([`Playback::on_data`]),
+//!   within [`FED_GRACE`] stall times, is [`PlaybackAction::SlowStream`], once:
+//!   say so and let the buffer grow, no failure, no reload. Only when the data
+//!   stops too is it a stall.
 //! - **A dead transcode session is not a dead server.** A streaming player's
 //!   segment answered 404/410 for an item that played ([`Playback::on_segment_gone`]):
 //!   the media server dropped the session the manifest points at. Reload at once
@@ -68,7 +74,10 @@ pub const SOURCE_RETRY_MS: Millis = 10_000;
 /// An unreadable file is tried again more slowly: twice as long each time, up to this.
 pub const MAX_UNREADABLE_RETRY_MS: Millis = 120_000;
 /// A stall while data arrived within this many stall times is a slow stream.
-const FED_GRACE: Millis = 4;
+const FED_GRACE: Millis = 2;
+/// A resumed source whose server answered gets this long (the video class's
+/// default timeout) to play before its wait is a stall.
+pub const RESUME_PATIENCE_MS: Millis = 30_000;
 /// The first source reload waits this long; each next one twice as long (up to 16×).
 pub const RELOAD_DELAY_MS: Millis = 500;
 /// Trial source checks sent at most while the breaker is half-open.
@@ -184,12 +193,16 @@ pub struct Playback {
     unreadable: u32,
     /// The furthest buffered end seen, and when it last grew.
     buffered: Option<(f64, Millis)>,
+    /// When the element last said media data arrived (`progress`).
+    data_at: Option<Millis>,
     /// `SlowStream` was returned for the current watch.
     slow_reported: bool,
     /// The item has played (fired `playing`) since it was loaded.
     played: bool,
     /// Dead transcode sessions reloaded since the item last played.
     dead_sessions: u32,
+    /// When the current resume began (meaningful while `Resuming`).
+    resumed_at: Millis,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -219,7 +232,9 @@ impl Playback {
             blocked: false,
             unreadable: 0,
             buffered: None,
+            data_at: None,
             slow_reported: false,
+            resumed_at: 0,
             played: false,
             dead_sessions: 0,
         }
@@ -277,6 +292,13 @@ impl Playback {
         }
     }
 
+    /// The element received media data (its `progress` event): the server
+    /// answers, even when nothing is playable yet (a browser plays nothing of a
+    /// cache block until it is whole).
+    pub fn on_data(&mut self, now: Millis) {
+        self.data_at = Some(now);
+    }
+
     /// One poll of the video element (every ~250 ms).
     pub fn sample(&mut self, now: Millis, s: VideoSample) -> Option<PlaybackAction> {
         if self.health == VideoHealth::Fallback {
@@ -308,12 +330,16 @@ impl Playback {
             let since = *self.seeking_since.get_or_insert(now);
             if now.saturating_sub(since) >= self.stall_ms.saturating_mul(SEEK_GRACE) {
                 // The grace is spent: the wait is a stall now.
-                return self.report_stall();
+                return self.waited(now);
             }
         } else {
             self.seeking_since = None;
         }
-        if s.paused || s.ended || s.seeking {
+        // Reloading after trouble, a video that was playing is paused by the reload
+        // itself (a player empties the element to load again): still a wait.
+        let reload_pause =
+            s.paused && !s.ended && !s.seeking && self.health == VideoHealth::Stalled && self.was_playing;
+        if (s.paused || s.ended || s.seeking) && !reload_pause {
             self.rewatch(now);
             return None;
         }
@@ -373,13 +399,31 @@ impl Playback {
         if now.saturating_sub(since) < stall_ms {
             return None;
         }
-        let fed = self.buffered.is_some_and(|(_, at)| now.saturating_sub(at) < self.stall_ms.saturating_mul(FED_GRACE));
-        if fed && self.health == VideoHealth::Healthy {
-            let first = !self.slow_reported;
-            self.slow_reported = true;
-            return first.then_some(PlaybackAction::SlowStream);
+        let recent = |at: Millis| now.saturating_sub(at) < self.stall_ms.saturating_mul(FED_GRACE);
+        let fed = self.buffered.is_some_and(|(_, at)| recent(at)) || self.data_at.is_some_and(recent);
+        // Playing, or resuming after an outage: a source that is being fed is slow, not dead.
+        if fed && matches!(self.health, VideoHealth::Healthy | VideoHealth::Resuming) {
+            return self.slow_once();
+        }
+        self.waited(now)
+    }
+
+    /// A wait past its grace: a stall, unless a resume is still within its
+    /// patience (its server answered; a slow start is the stream's, and a reload
+    /// would only restart it).
+    fn waited(&mut self, now: Millis) -> Option<PlaybackAction> {
+        let patient = now.saturating_sub(self.resumed_at) < RESUME_PATIENCE_MS;
+        if self.health == VideoHealth::Resuming && patient {
+            return self.slow_once();
         }
         self.report_stall()
+    }
+
+    /// `SlowStream`, once per watch.
+    fn slow_once(&mut self) -> Option<PlaybackAction> {
+        let first = !self.slow_reported;
+        self.slow_reported = true;
+        first.then_some(PlaybackAction::SlowStream)
     }
 
     /// `Stalled`, once per watch.
@@ -408,6 +452,8 @@ impl Playback {
         if self.reloads < self.source_retries {
             self.reloads = self.reloads.saturating_add(1);
             self.health = VideoHealth::Stalled;
+            // The reload's seek gets its own grace.
+            self.seeking_since = None;
             self.rewatch(now);
             let delay_ms = RELOAD_DELAY_MS.saturating_mul(1 << self.reloads.saturating_sub(1).min(4));
             return Some(PlaybackAction::ReloadSource {
@@ -444,6 +490,8 @@ impl Playback {
             ResumeAt::Stopped => self.stopped_at_s,
         };
         self.health = VideoHealth::Resuming;
+        self.resumed_at = now;
+        self.seeking_since = None;
         // The server is back: the restored source gets its reloads afresh.
         self.reloads = 0;
         self.playing = self.was_playing;
@@ -727,6 +775,51 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_that_empties_the_element_is_still_a_wait() {
+        // Given a video playing to 10 s that stalls, reloaded by a player that
+        // empties the element (paused, at 0) while its load hangs,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let first = hold(&mut p, 10_250, 11_500, playing(10.0));
+        assert_eq!(first, vec![(11_250, PlaybackAction::Stalled)]);
+        assert!(matches!(p.on_network_error(11_250), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
+        // then the wait goes on counting: stalled again, reloaded again, then the
+        // fallback, within 5 s of the stall.
+        let mut actions = Vec::new();
+        for now in (11_500..=16_250).step_by(250) {
+            if let Some(PlaybackAction::Stalled) = p.sample(now, paused(0.0)) {
+                actions.push((now, p.on_network_error(now)));
+            }
+        }
+        assert!(matches!(actions[0].1, Some(PlaybackAction::ReloadSource { attempt: 2, .. })), "{actions:?}");
+        assert_eq!(actions[1].1, Some(PlaybackAction::EnterFallback), "{actions:?}");
+        assert!(actions[1].0 <= 11_250 + 5_000, "{actions:?}");
+    }
+
+    #[test]
+    fn a_pause_before_the_trouble_is_not_a_wait_while_reloading() {
+        // Given a video the person paused at 10 s, then a media error and a reload,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(10_250, paused(10.0)), None);
+        assert!(matches!(p.on_network_error(11_250), Some(PlaybackAction::ReloadSource { .. })));
+        // then its paused samples never make a stall.
+        assert!(hold(&mut p, 11_500, 30_000, paused(0.0)).is_empty());
+    }
+
+    #[test]
+    fn a_reload_gives_a_seek_that_still_waits_its_own_grace() {
+        // Given a seek into a dead server, stalled after its grace and reloaded,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        let seeking = VideoSample { seeking: true, ..playing(60.0) };
+        let first = hold(&mut p, 10_250, 16_000, seeking);
+        assert_eq!(first, vec![(15_250, PlaybackAction::Stalled)]);
+        assert!(matches!(p.on_network_error(15_250), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
+        // when the element still seeks, then the next stall waits for the grace
+        // again (not the next sample: three failures in half a second).
+        let next = hold(&mut p, 15_500, 21_000, seeking);
+        assert_eq!(next, vec![(20_500, PlaybackAction::Stalled)]);
+    }
+
+    #[test]
     fn playing_after_a_reload_recovers_and_resets_the_reloads() {
         let mut p = played_ten_seconds(&PlaybackConfig::default());
         assert_eq!(
@@ -829,9 +922,13 @@ mod tests {
         // when the server is back, the restored source may take 4 stall times to start,
         assert!(matches!(p.on_breaker_closed(30_000, 30.0), Some(PlaybackAction::Resume { .. })));
         assert!(hold(&mut p, 30_250, 34_500, playing(30.0)).is_empty());
+        // then, its server having answered, it is a slow start until the patience
+        // is spent (a reload would start the read again),
+        let waiting = hold(&mut p, 34_750, 59_750, playing(30.0));
+        assert_eq!(waiting, vec![(35_250, PlaybackAction::SlowStream)]);
         // and a source that really fails is reloaded again before falling back.
-        assert_eq!(p.sample(35_250, playing(30.0)), Some(PlaybackAction::Stalled));
-        assert!(matches!(p.on_network_error(35_250), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
+        assert_eq!(p.sample(60_000, playing(30.0)), Some(PlaybackAction::Stalled));
+        assert!(matches!(p.on_network_error(60_000), Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
     }
 
     #[test]
@@ -1026,6 +1123,33 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_source_that_receives_data_is_slow_not_a_failure() {
+        // Given a video back from the fallback at 70 s, waiting at 70 s while the
+        // element receives data (`progress`) but has nothing playable yet (a
+        // paced server; the browser plays nothing of a block until it is whole),
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.on_network_error(11_000).map(|_| ()), Some(()));
+        p.on_network_error(12_000);
+        p.on_network_error(13_000);
+        assert_eq!(p.health(), VideoHealth::Fallback);
+        assert!(matches!(p.on_breaker_closed(70_000, 70.0), Some(PlaybackAction::Resume { .. })));
+        let mut actions = Vec::new();
+        for n in (70_250..=110_000).step_by(250) {
+            if n % 500 == 0 {
+                p.on_data(n);
+            }
+            actions.extend(p.sample(n, playing(70.0)));
+        }
+        // then it is a slow stream, said once, past the resume's patience too:
+        // never a stall (a breaker failure),
+        assert_eq!(actions, vec![PlaybackAction::SlowStream]);
+        // and when the data stops, it is a stall again.
+        let later = hold(&mut p, 110_250, 125_000, playing(70.0));
+        assert_eq!(later.iter().map(|(_, a)| *a).collect::<Vec<_>>(), vec![PlaybackAction::Stalled]);
+        assert!(later[0].0 >= 110_000 + 2 * 1_200, "stalled at {}", later[0].0);
+    }
+
+    #[test]
     fn a_stall_while_data_still_arrives_is_a_slow_stream_until_the_data_stops() {
         // Given a video playing to 10 s, when it waits at 10 s while its buffer
         // still grows (a transcoder just keeping up),
@@ -1042,7 +1166,7 @@ mod tests {
         let starved = VideoSample { buffered_end_s: 12.0, ..playing(10.25) };
         let later = hold(&mut p, 14_750, 25_000, starved);
         assert_eq!(later.last().map(|(_, a)| *a), Some(PlaybackAction::Stalled));
-        assert!(later.iter().all(|(n, a)| *a != PlaybackAction::Stalled || *n >= 14_500 + 4 * 1_200));
+        assert!(later.iter().all(|(n, a)| *a != PlaybackAction::Stalled || *n >= 14_500 + 2 * 1_200));
     }
 
     #[test]
@@ -1097,6 +1221,7 @@ mod tests {
         Gesture(f64),
         Unreadable(u64),
         SegmentGone(u64),
+        Data(u64),
     }
 
     fn any_f64() -> impl Strategy<Value = f64> {
@@ -1117,6 +1242,7 @@ mod tests {
             1 => any_f64().prop_map(Op::Gesture),
             1 => (0..200_000u64).prop_map(Op::Unreadable),
             1 => (0..200_000u64).prop_map(Op::SegmentGone),
+            1 => (0..200_000u64).prop_map(Op::Data),
         ]
     }
 
@@ -1144,6 +1270,10 @@ mod tests {
                     Op::Gesture(t) => p.on_gesture(t),
                     Op::Unreadable(n) => p.on_source_unreadable(n),
                     Op::SegmentGone(n) => p.on_segment_gone(n),
+                    Op::Data(n) => {
+                        p.on_data(n);
+                        None
+                    }
                 };
                 prop_assert!(p.dead_sessions() <= MAX_DEAD_SESSIONS);
                 prop_assert!((SOURCE_RETRY_MS..=MAX_UNREADABLE_RETRY_MS).contains(&p.retry_delay_ms()));
@@ -1170,7 +1300,9 @@ mod tests {
                     Some(PlaybackAction::Stalled) => prop_assert_eq!(p.health(), VideoHealth::Stalled),
                     Some(PlaybackAction::Recovered) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
                     Some(PlaybackAction::AwaitGesture) => prop_assert!(p.is_blocked()),
-                    Some(PlaybackAction::SlowStream) => prop_assert_eq!(p.health(), VideoHealth::Healthy),
+                    Some(PlaybackAction::SlowStream) => {
+                        prop_assert!(matches!(p.health(), VideoHealth::Healthy | VideoHealth::Resuming));
+                    }
                     Some(PlaybackAction::PlayAt { at_s }) => {
                         prop_assert!(at_s.is_finite() && at_s >= 0.0 && !p.is_blocked());
                     }

@@ -1,11 +1,14 @@
 //! The health-probe schedule while a breaker is open: when the next probe is due,
-//! one probe in flight at a time, backoff with jitter after failures, a quick
-//! follow-up after a success, and the success streak that ends the open state.
+//! one probe in flight at a time, a steady pace for the first minutes of an
+//! outage (most are short, and the video waits for the probe that finds the
+//! server back), then backoff to the cap for a long one, jitter that only ever
+//! delays (so `initialDelayMs` is the least spacing), and the success streak that
+//! ends the open state.
 //! Probes pause while the client is offline, the tab hidden or another tab is the
 //! prober, and a trigger (back online, tab visible, this tab the prober again, the
 //! user's "retry") makes one due at once.
 
-use super::backoff::{Backoff, BackoffPolicy};
+use super::backoff::BackoffPolicy;
 use super::config::ProbeConfig;
 use super::rng::Rng;
 use super::Millis;
@@ -44,15 +47,28 @@ pub enum ProbeProgress {
 /// for at least this much too): a probe that fails at once never makes a busy loop.
 pub const MIN_PROBE_GAP_MS: Millis = 100;
 
+/// Jitter makes a delay up to `1 / JITTER_STRETCH` longer, never shorter.
+const JITTER_STRETCH: Millis = 5;
+
 /// When to probe a service whose breaker is open.
 #[derive(Debug, Clone)]
 pub struct ProbeSchedule {
+    /// The exponential base of the delays once the hold is over (no jitter of its own).
     policy: BackoffPolicy,
-    /// Spacing after a success below the threshold.
-    success_delay_ms: Millis,
+    /// How long after the breaker opened the delay stays at `initial_ms`.
+    hold_ms: Millis,
+    jitter: bool,
     success_threshold: u32,
-    /// `Some` while active (the breaker is open).
-    backoff: Option<Backoff>,
+    rng: Rng,
+    /// Between `start` and `stop` (the breaker is open).
+    active: bool,
+    /// When the schedule started.
+    opened_at: Millis,
+    /// Delays grown past the hold so far.
+    grown: u32,
+    /// When this schedule last sent a probe: triggers other than the user's wait
+    /// for the least spacing after it.
+    last_sent: Option<Millis>,
     /// When the next probe is due (kept while paused).
     due: Option<Millis>,
     /// No probe before this (the server's `Retry-After`).
@@ -70,9 +86,14 @@ impl ProbeSchedule {
     pub fn new(config: &ProbeConfig) -> Self {
         Self {
             policy: BackoffPolicy::for_probe(config),
-            success_delay_ms: config.initial_delay_ms,
+            hold_ms: config.hold_ms,
+            jitter: config.jitter,
             success_threshold: config.success_threshold,
-            backoff: None,
+            rng: Rng::new(0),
+            active: false,
+            opened_at: 0,
+            grown: 0,
+            last_sent: None,
             due: None,
             not_before: 0,
             in_flight: false,
@@ -86,18 +107,20 @@ impl ProbeSchedule {
     /// The breaker opened: the first probe is due after the first backoff delay, and
     /// not before `not_before` (a `Retry-After`). Restarts a running schedule.
     pub fn start(&mut self, now: Millis, rng: Rng, not_before: Option<Millis>) {
-        let mut backoff = Backoff::new(self.policy.clone(), rng);
-        let delay = backoff.next().unwrap_or(self.policy.max_ms);
+        self.rng = rng;
+        self.active = true;
+        self.opened_at = now;
+        self.grown = 0;
         self.not_before = not_before.unwrap_or(0);
+        let delay = self.jittered(self.policy.initial_ms);
         self.due = Some(now.saturating_add(delay).max(self.not_before));
-        self.backoff = Some(backoff);
         self.in_flight = false;
         self.streak = 0;
     }
 
     /// The breaker left the open state: no more probes.
     pub fn stop(&mut self) {
-        self.backoff = None;
+        self.active = false;
         self.due = None;
         self.not_before = 0;
         self.in_flight = false;
@@ -106,7 +129,7 @@ impl ProbeSchedule {
 
     /// Whether probes are scheduled (between `start` and `stop`).
     pub fn is_active(&self) -> bool {
-        self.backoff.is_some()
+        self.active
     }
 
     /// Whether a probe was sent and its result not yet recorded.
@@ -130,6 +153,7 @@ impl ProbeSchedule {
             Some(due) if now >= due => {
                 self.in_flight = true;
                 self.due = None;
+                self.last_sent = Some(now);
                 true
             }
             _ => false,
@@ -148,18 +172,21 @@ impl ProbeSchedule {
                 self.stop();
                 return ProbeProgress::Healthy;
             }
-            self.schedule(now, self.success_delay_ms);
+            self.schedule(now, self.policy.initial_ms);
             ProbeProgress::Succeeded { streak: self.streak }
         } else {
             self.streak = 0;
-            let delay = self.backoff.as_mut().and_then(Iterator::next).unwrap_or(self.policy.max_ms);
+            let delay = self.delay(now);
             self.schedule(now, delay);
             ProbeProgress::Failed
         }
     }
 
     /// Makes a probe due now (still not before a `Retry-After`). `Online`, `Visible`
-    /// and `Prober` also set those flags. No probe is made due while inactive or in flight.
+    /// and `Prober` also set those flags, and wait for `initialDelayMs` after this
+    /// schedule's last probe (a tab shown and hidden again and again is no reason
+    /// to probe more often); the user's retry does not wait. No probe is made due
+    /// while inactive or in flight.
     pub fn trigger(&mut self, now: Millis, trigger: ProbeTrigger) {
         match trigger {
             ProbeTrigger::Online => self.online = true,
@@ -168,7 +195,12 @@ impl ProbeSchedule {
             ProbeTrigger::UserRetry => {}
         }
         if self.is_active() && !self.in_flight {
-            self.due = Some(now.max(self.not_before));
+            let mut due = now.max(self.not_before);
+            if trigger != ProbeTrigger::UserRetry {
+                let spacing = self.last_sent.map_or(0, |at| at.saturating_add(self.policy.initial_ms));
+                due = due.max(spacing);
+            }
+            self.due = Some(due);
         }
     }
 
@@ -187,9 +219,29 @@ impl ProbeSchedule {
         self.prober = prober;
     }
 
+    /// The delay after a failed probe: `initialDelayMs` during the hold, then
+    /// growing by `factor` to `maxDelayMs`.
+    fn delay(&mut self, now: Millis) -> Millis {
+        if now.saturating_sub(self.opened_at) < self.hold_ms {
+            return self.jittered(self.policy.initial_ms);
+        }
+        self.grown = self.grown.saturating_add(1);
+        self.jittered(self.policy.base(self.grown))
+    }
+
+    /// `base`, stretched by up to a fifth when jitter is on.
+    fn jittered(&mut self, base: Millis) -> Millis {
+        let stretch = if self.jitter { self.rng.between(0, base / JITTER_STRETCH) } else { 0 };
+        base.saturating_add(stretch)
+    }
+
+    /// The next probe `delay` after the last one was sent (start to start, so a
+    /// slow answer does not stretch the spacing), and not before `now` plus the
+    /// least gap.
     fn schedule(&mut self, now: Millis, delay: Millis) {
-        let delay = delay.max(MIN_PROBE_GAP_MS);
-        self.due = Some(now.saturating_add(delay).max(self.not_before));
+        let from = self.last_sent.filter(|&sent| sent <= now).unwrap_or(now);
+        let due = from.saturating_add(delay).max(now.saturating_add(MIN_PROBE_GAP_MS));
+        self.due = Some(due.max(self.not_before));
     }
 }
 
@@ -201,6 +253,18 @@ mod tests {
 
     fn schedule() -> ProbeSchedule {
         ProbeSchedule::new(&ProbeConfig::default())
+    }
+
+    /// Exact gaps for the mechanics: 5 s, doubling from the first failure (no
+    /// hold), no jitter, two successes to be healthy.
+    fn exact() -> ProbeSchedule {
+        ProbeSchedule::new(&ProbeConfig {
+            initial_delay_ms: 5_000,
+            hold_ms: 0,
+            jitter: false,
+            success_threshold: 2,
+            ..ProbeConfig::default()
+        })
     }
 
     /// Runs the probe due next: polls at its due time and records `success`.
@@ -224,32 +288,73 @@ mod tests {
     }
 
     #[test]
-    fn failed_probes_back_off_from_5_s_to_the_60_s_cap_with_jitter() {
-        // Given a breaker opened at t = 0 (defaults: 5 s, ×2, 60 s cap, equal jitter)
+    fn failed_probes_go_every_15_to_18_s_for_5_minutes_then_back_off_to_one_a_minute_at_most() {
+        // Given a breaker opened at t = 0 with the defaults (15 s, held 5 minutes,
+        // then ×2 to 60 s; jitter up to a fifth longer, never shorter)
         let mut s = schedule();
         s.start(0, Rng::new(2024), None);
-        // When every probe fails, then each gap is in the upper half of 5, 10, 20, 40, 60, 60 s
+        // When every probe fails for 30 minutes
         let mut last = 0;
-        let mut gaps = Vec::new();
-        for base in [5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000] {
-            let due = s.next_due().unwrap();
-            let gap = due - last;
-            assert!((base / 2..=base).contains(&gap), "gap {gap} for base {base}");
-            gaps.push(gap);
+        let mut sent = Vec::new();
+        while s.next_due().unwrap() < 30 * 60_000 {
             let (at, progress) = probe_at_due(&mut s, false);
             assert_eq!(progress, ProbeProgress::Failed);
+            sent.push((at, at - last));
             last = at;
         }
+        // Then no two probes are closer than 15 s, the first 5 minutes keep
+        // 15-18 s, and from the 8th minute on they are a minute apart or more
+        for &(at, gap) in &sent {
+            assert!(gap >= 15_000, "a gap of {gap} ms at {at}");
+            if at <= 300_000 {
+                assert!(gap <= 18_000, "a gap of {gap} ms at {at} in the hold");
+            }
+            if at >= 8 * 60_000 {
+                assert!((60_000..=72_000).contains(&gap), "a gap of {gap} ms at {at}");
+            }
+        }
+        let in_hold = sent.iter().filter(|(at, _)| *at <= 300_000).count();
+        assert!((17..=20).contains(&in_hold), "{in_hold} probes in the first 5 minutes");
+        assert!(sent.len() <= 45, "{} probes in 30 minutes", sent.len());
         // And the seed fixes the sequence
-        assert_eq!(gaps, GAPS_SEED_2024);
+        let first: Vec<_> = sent.iter().take(3).map(|(_, gap)| *gap).collect();
+        assert_eq!(first, FIRST_GAPS_SEED_2024);
     }
 
-    const GAPS_SEED_2024: [Millis; 7] = [3_883, 5_518, 19_691, 25_848, 38_070, 37_723, 57_347];
+    const FIRST_GAPS_SEED_2024: [Millis; 3] = [17_326, 15_413, 15_984];
+
+    #[test]
+    fn one_good_probe_is_enough_by_default() {
+        // Given an open breaker with the defaults, when its first probe succeeds,
+        // then the service is healthy (the breaker's trials confirm it)
+        let mut s = schedule();
+        s.start(0, Rng::new(1), None);
+        let (at, progress) = probe_at_due(&mut s, true);
+        assert!((15_000..=18_000).contains(&at));
+        assert_eq!(progress, ProbeProgress::Healthy);
+        assert!(!s.is_active());
+    }
+
+    #[test]
+    fn triggers_other_than_the_users_wait_for_the_least_spacing() {
+        // Given a probe sent at 15 s that failed, in a tab then hidden
+        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        s.start(0, Rng::new(1), None);
+        assert!(s.poll(15_000));
+        assert_eq!(s.record(15_100, false), ProbeProgress::Failed);
+        s.set_visible(false);
+        // When it is shown 5 s later, then the probe waits for 15 s after the last one
+        s.trigger(20_000, ProbeTrigger::Visible);
+        assert_eq!(s.next_due(), Some(30_000));
+        // But the user's retry goes at once
+        s.trigger(21_000, ProbeTrigger::UserRetry);
+        assert_eq!(s.next_due(), Some(21_000));
+    }
 
     #[test]
     fn two_successes_in_a_row_are_healthy_about_5_s_apart() {
         // Given an open breaker whose first probe succeeds
-        let mut s = schedule();
+        let mut s = exact();
         s.start(0, Rng::new(1), None);
         let (at, progress) = probe_at_due(&mut s, true);
         assert_eq!(progress, ProbeProgress::Succeeded { streak: 1 });
@@ -265,7 +370,13 @@ mod tests {
     #[test]
     fn a_failure_resets_the_streak_and_a_success_keeps_the_backoff_position() {
         // Given no jitter, so gaps are exact
-        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, success_threshold: 3, ..ProbeConfig::default() });
+        let mut s = ProbeSchedule::new(&ProbeConfig {
+            initial_delay_ms: 5_000,
+            hold_ms: 0,
+            jitter: false,
+            success_threshold: 3,
+            ..ProbeConfig::default()
+        });
         s.start(0, Rng::new(1), None);
         assert_eq!(probe_at_due(&mut s, false), (5_000, ProbeProgress::Failed)); // next in 10 s
         assert_eq!(probe_at_due(&mut s, true), (15_000, ProbeProgress::Succeeded { streak: 1 }));
@@ -278,7 +389,7 @@ mod tests {
     #[test]
     fn offline_and_hidden_pause_probes_and_keep_the_due_time() {
         // Given a probe due at 5 s
-        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        let mut s = exact();
         s.start(0, Rng::new(1), None);
         // When the client goes offline, then nothing is due
         s.set_online(false);
@@ -297,7 +408,7 @@ mod tests {
     #[test]
     fn triggers_make_a_probe_due_at_once() {
         // Given an open breaker whose next probe is 5 s away, and a hidden, offline tab
-        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        let mut s = exact();
         s.start(1_000, Rng::new(1), None);
         s.set_online(false);
         s.set_visible(false);
@@ -312,7 +423,8 @@ mod tests {
         s.trigger(2_600, ProbeTrigger::UserRetry);
         assert!(!s.poll(2_600));
         assert_eq!(s.record(2_700, false), ProbeProgress::Failed);
-        assert_eq!(s.next_due(), Some(12_700));
+        // The next is 10 s after it was sent (start to start), not after its answer
+        assert_eq!(s.next_due(), Some(12_500));
         // But after the result, a user retry makes one due at once
         s.trigger(3_000, ProbeTrigger::UserRetry);
         assert!(s.poll(3_000));
@@ -321,7 +433,7 @@ mod tests {
     #[test]
     fn a_tab_that_is_not_the_prober_never_probes_until_it_is() {
         // Given a probe due at 5 s in a tab that another tab probes for
-        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        let mut s = exact();
         s.start(0, Rng::new(1), None);
         s.set_prober(false);
         // Then nothing is ever due, however long it waits, and triggers that are
@@ -333,7 +445,7 @@ mod tests {
         s.trigger(1_000_000, ProbeTrigger::Online);
         assert!(!s.poll(2_000_000));
         // When it becomes the prober before the probe's time, a probe is due at once
-        let mut early = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        let mut early = exact();
         early.start(0, Rng::new(1), None);
         early.set_prober(false);
         early.trigger(1_000, ProbeTrigger::Prober);
@@ -350,7 +462,7 @@ mod tests {
     #[test]
     fn a_retry_after_holds_back_the_first_probe_and_triggers() {
         // Given the server asked for no probe before t = 30 s
-        let mut s = ProbeSchedule::new(&ProbeConfig { jitter: false, ..ProbeConfig::default() });
+        let mut s = exact();
         s.start(0, Rng::new(1), Some(30_000));
         assert_eq!(s.next_due(), Some(30_000));
         // When the user asks to retry at 10 s, then it still waits for 30 s

@@ -57,8 +57,12 @@ export interface ResilienceConfig {
   };
   budget?: { ratio?: number; minPerSecond?: number; windowMs?: number };
   probe?: {
+    /** The first probe's delay after the breaker opens, and the least spacing of probes (15 s). */
     initialDelayMs?: number;
+    /** Cap on the spacing, before jitter (60 s). */
     maxDelayMs?: number;
+    /** How long probes keep `initialDelayMs` before backing off (5 minutes). */
+    holdMs?: number;
     factor?: number;
     timeoutMs?: number;
     successThreshold?: number;

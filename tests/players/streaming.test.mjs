@@ -388,6 +388,47 @@ for (const lib of ['shaka', 'dashjs', 'dashvideo', 'hlsjs']) {
   });
 }
 
+for (const lib of ['shaka', 'dashjs', 'hlsjs']) {
+  // The page's wish to play: a click while the player still loads the item (the
+  // player's new source resets the element, which rejects that play()).
+  test(`${lib}: a play() the page makes while the player loads is honoured`, async (t) => {
+    const p = await open(t, lib);
+    assert.ok((await p.eval('return window.t.video.readyState;')) < 2, 'still loading when the page plays');
+    await p.page.click('#play');
+    await until('the video to play', async () => (await video(p)).t >= 1, 20_000);
+    assert.equal((await video(p)).paused, false);
+  });
+}
+
+// Shaka does not always abort a request of a load that unload() interrupts, and
+// Chromium holds a later GET of the same URL behind a pending one: without the
+// adapter ending its requests itself, the next load waited for the hung one's
+// timeout (60 s for a transcode start).
+test('shaka: an unload ends a hung manifest request, so the next load of the same URL is not held behind it', async (t) => {
+  const p = await open(t, 'shaka');
+  await until('the item loaded', async () => (await p.eval('return window.t.video.readyState;')) >= 2);
+  await p.control('set', { route: 'manifest', mode: 'hang' });
+  const before = (await p.control('counts')).manifest;
+  await p.eval(`
+    const { shakaPlayer } = await import('/pkg/shaka.js');
+    const video = document.createElement('video');
+    document.body.append(video);
+    const player = new shaka.Player();
+    await player.attach(video);
+    const adapter = shakaPlayer(player, { shaka });
+    adapter.attach(window.t.r);
+    const url = window.t.base + '${U}/start.mpd?path=/library/metadata/102&n=same';
+    window.second = { adapter, url, first: adapter.load(url, 0).then(() => 'loaded', () => 'failed') };`);
+  await until('the manifest request hanging at the server', async () => (await p.control('counts')).manifest > before);
+  await p.eval('await window.second.adapter.unload();');
+  await p.control('set', { route: 'manifest', mode: 'healthy' });
+  const result = await p.eval(`const s = window.second;
+    const bound = new Promise((resolve) => setTimeout(() => resolve('held'), 20000));
+    const loaded = await Promise.race([s.adapter.load(s.url, 0).then(() => 'loaded'), bound]);
+    return { first: await s.first, loaded };`);
+  assert.deepEqual(result, { first: 'failed', loaded: 'loaded' });
+});
+
 test('a custom adapter (a plain object) carries out the module\'s loads, unloads and resumes', async (t) => {
   const p = await open(t, 'custom');
   await playing(p);

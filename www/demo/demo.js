@@ -1,10 +1,15 @@
 // The demo fitness session: a player page that uses the built package exactly as
 // a real frontend does, against the fault server on the same origin.
 //
+// The workout (its clock and the video, with sound) starts with the "Start
+// workout" button.
+//
 // Query parameters:
 //   session=NAME   the fault server session for every media URL (/s/NAME/...); default "demo"
 //   config=JSON    overrides merged into createResilience({ enabled: true, ...overrides })
 //   resume=stopped resume the video where it stopped instead of at the workout's time
+//   prefetch=N     seek thumbnails cached ahead of the playhead (attachVideo's
+//                  prefetch.ahead; the module's default is 12)
 //   player=NAME    how the video plays: progressive (the default: the element's own
 //                  src), shaka, dashjs, dashvideo (<dash-video>) or hlsjs: the library
 //                  from /lib/ through the package's adapter, over the proxy's Plex
@@ -53,8 +58,10 @@ const FAULT_OF_MODE = {
 
 // ---- session clock and cue ---------------------------------------------------
 
-const sessionStart = performance.now();
-const clock = () => (performance.now() - sessionStart) / 1000;
+// The workout starts with the "Start workout" button (a user gesture, so the
+// video plays with sound under the browser's default autoplay policy).
+let sessionStart = null;
+const clock = () => (sessionStart === null ? 0 : (performance.now() - sessionStart) / 1000);
 
 function formatTime(seconds) {
   const s = Math.max(0, Math.floor(seconds));
@@ -313,6 +320,7 @@ try {
     thumbnailAt,
     sessionClock: clock,
     resume: params.get('resume') === 'stopped' ? 'stopped' : 'session',
+    ...(params.has('prefetch') && { prefetch: { ahead: Number(params.get('prefetch')) } }),
     overlay: $('#overlay'),
     ...(stream && { player: stream.adapter }),
   });
@@ -323,12 +331,17 @@ if (!handle) {
   handle = unmanagedVideo(videoEl);
   handle.load(mediaFor(current));
 }
-// play() rather than only the autoplay attribute: autoplay waits until Chromium
-// guesses it can play through, which a stream paced near the clip's bitrate with a
-// short lead (`/__fault/pace`) only reaches after ~10 s; play() starts with the
-// first frames. Muted, so no user gesture is needed.
+// play() from the start button and on a media switch. A play() the browser
+// refuses later (an automatic reload on a kiosk) is the module's "Tap to resume".
 const play = () => videoEl.play().catch(() => {});
-play();
+function start() {
+  if (sessionStart !== null) return;
+  sessionStart = performance.now();
+  $('#start').hidden = true;
+  play();
+  log('page', 'workout started');
+}
+$('#start').addEventListener('click', start);
 
 // What the page sees of the video: the handle's state, or for an unmanaged video
 // whether currentTime moved in the last 1.2 s.
@@ -428,7 +441,7 @@ function renderQueue() {
 function switchMedia(id) {
   current = String(id);
   handle.load(mediaFor(current));
-  play();
+  if (sessionStart !== null) play();
   renderQueue();
   log('media', `switched to ${current}`);
   return loadMetadata(current, 'switch');
@@ -614,6 +627,7 @@ window.demo = {
   r,
   video: handle,
   clock,
+  start,
   switchMedia,
   setFault,
   events,

@@ -11,7 +11,7 @@ mod overlay;
 mod player;
 mod thumbnails;
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
@@ -234,6 +234,11 @@ impl Watch {
             on("waiting", Self::sample),
             on("stalled", Self::sample),
             on("emptied", Self::on_emptied),
+            on("progress", |w| {
+                if let Some(mut st) = w.st() {
+                    st.playback.on_data(now());
+                }
+            }),
         ]
     }
 
@@ -566,7 +571,7 @@ impl Watch {
                     check(runtime, &url, signal, true).await
                 }
                 Some(player) => {
-                    let (play, loading) = w.prepare_load(play);
+                    let (play, loading, page_played) = w.prepare_load(play);
                     let promise = player.load(&url, at_s);
                     drop(w);
                     let result = verdict(wasm_bindgen_futures::JsFuture::from(promise).await.err());
@@ -576,7 +581,7 @@ impl Watch {
                         st.loading = loading;
                     }
                     if matches!(result, Check::Ok) {
-                        w.player_loaded(play);
+                        w.player_loaded(play || page_played.get());
                     }
                     result
                 }
@@ -624,7 +629,7 @@ impl Watch {
 
     /// Before a player loads: whether to play once loaded (the session's wish, the
     /// page's `play()` or `autoplay`), and a `canplay` listener for the session model.
-    fn prepare_load(self: &Rc<Self>, play: bool) -> (bool, Vec<EventListener>) {
+    fn prepare_load(self: &Rc<Self>, play: bool) -> (bool, Vec<EventListener>, Rc<Cell<bool>>) {
         let play = play || !self.video.paused() || self.video.autoplay();
         if let Some(mut st) = self.st() {
             st.playback.expect_playing(play);
@@ -636,14 +641,26 @@ impl Watch {
                 w.act(action);
             });
         });
-        (play, vec![loaded])
+        // A `play()` the page makes while the player loads is its wish, even if the
+        // player's new source then resets the element (and rejects that promise).
+        let page_played = Rc::new(Cell::new(false));
+        let played = EventListener::new(&self.video, "play", {
+            let page_played = page_played.clone();
+            move |_| page_played.set(true)
+        });
+        (play, vec![loaded, played], page_played)
     }
 
     /// A player loaded the item (at its position): play it, or keep it paused.
     fn player_loaded(self: &Rc<Self>, play: bool) {
-        if play && self.video.paused() {
-            self.play_or_await_gesture();
-        } else if !play {
+        if play {
+            if let Some(mut st) = self.st() {
+                st.playback.expect_playing(true);
+            }
+            if self.video.paused() {
+                self.play_or_await_gesture();
+            }
+        } else {
             let _ = self.video.pause();
         }
         if self.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_FUTURE_DATA {
@@ -1124,12 +1141,26 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>, ran
         let _ = Reflect::set(&init, &"signal".into(), &signal);
     }
     match fetch::run(runtime, src.into(), init.into()).await {
-        Ok(response) => match response.dyn_ref::<Response>().map(Response::status) {
-            Some(200..=299) => Check::Ok,
-            Some(403 | 404 | 410) => Check::Unreadable,
-            _ => Check::Failed,
-        },
+        Ok(response) => {
+            let response = response.dyn_into::<Response>().ok();
+            // The status is all a check needs. Let go of the body: Chromium holds
+            // other GETs of the same URL (the player's own manifest) behind an
+            // unread one.
+            if let Some(body) = response.as_ref().and_then(Response::body) {
+                let _ = body.cancel();
+            }
+            check_status(response.map(|r| r.status()))
+        }
         Err(error) => verdict(Some(error)),
+    }
+}
+
+/// What a check's response status says about the source.
+fn check_status(status: Option<u16>) -> Check {
+    match status {
+        Some(200..=299) => Check::Ok,
+        Some(403 | 404 | 410) => Check::Unreadable,
+        _ => Check::Failed,
     }
 }
 
