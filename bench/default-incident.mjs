@@ -2,9 +2,12 @@
 // player of PLAYERS (the demo's `?player=`), RUNS pages at once (each its own
 // browser context and fault session, so its own prober), each playing the clip
 // with sound from a click; the server hangs, answers 504s once the breaker is
-// open, and is healthy again OUTAGE_MS after the hang. Prints each figure's
-// median and range per player, and writes every run to
-// test-output/default-incident-runs.json.
+// open, and is healthy again OUTAGE_MS after the hang, plus i/RUNS of a probe
+// period (16.5 s, the mean gap) for run i: the runs start together, so with one
+// outage length they would all meet the probes at the same phase; staggered, the
+// server comes back at evenly spread moments between two probes, as it would at a
+// random moment. Prints each figure's median and range per player, and writes
+// every run to test-output/default-incident-runs.json.
 //
 //   npm run bench:incident    (PLAYERS=shaka,progressive RUNS=5 OUTAGE_MS=120000; set-up and build first)
 //
@@ -19,6 +22,7 @@ const PLAYERS = (process.env.PLAYERS ?? 'shaka,progressive').split(',');
 const RUNS = Number(process.env.RUNS ?? 5);
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 120_000);
 const OUT = new URL('../test-output/', import.meta.url);
+const PROBE_PERIOD_MS = 16_500;
 
 const server = await startDemoServer({ port: 0 });
 const browser = await launchChromium();
@@ -36,7 +40,8 @@ async function run(player, i) {
     await page.click('#start');
     await until('the video to play', async () => (await videoState(page)).t >= 3, 30_000);
     await until('thumbnails cached ahead', async () => (await control('counts')).thumbnail >= 6, 30_000);
-    return incidentTimings(await incident(page, control, { outageMs: OUTAGE_MS }));
+    const outageMs = OUTAGE_MS + Math.round((i * PROBE_PERIOD_MS) / RUNS);
+    return { 'outage (ms)': outageMs, ...incidentTimings(await incident(page, control, { outageMs })) };
   } finally {
     await context.close();
   }
@@ -50,7 +55,7 @@ const median = (xs) => {
 try {
   const results = {};
   for (const player of PLAYERS) {
-    console.log(`\n[bench] ${player}: ${RUNS} runs at once, the default config, healthy again ${OUTAGE_MS / 1000} s after the hang`);
+    console.log(`\n[bench] ${player}: ${RUNS} runs at once, the default config, healthy again ${OUTAGE_MS / 1000} s (+ up to ${PROBE_PERIOD_MS / 1000} s, staggered) after the hang`);
     const runs = await Promise.all(Array.from({ length: RUNS }, (_, i) => run(player, i)));
     results[player] = runs;
     console.log('| figure (ms) | median | range |\n|---|---:|---:|');
