@@ -875,6 +875,28 @@ async fn a_non_prober_forwards_its_fallback_report_to_the_prober() {
 }
 
 #[wasm_bindgen_test]
+async fn a_tab_taking_over_the_probes_keeps_the_spacing_from_the_last_tabs_probe() {
+    let case = Case::new("probe-handoff").await;
+    let probe = r#"{"retry":{"maxAttempts":1},"probe":{"initialDelayMs":1500,"maxDelayMs":60000,"holdMs":60000,"jitter":false}}"#;
+    let (a, b) = (case.start(probe), case.start(probe));
+    wait_for_lock(&format!("{}:prober", case.session)).await;
+    let (probes_a, probes_b) = (record(&a, "probe"), record(&b, "probe"));
+    case.fault("route=identity&mode=unavailable").await;
+    open_breaker(&case, &a).await;
+    wait_until("the prober's first probe", 5_000.0, || probes_a.borrow().len() + probes_b.borrow().len() == 1).await;
+    let first = js_sys::Date::now();
+    assert_eq!(case.count("identity").await, 1);
+    // The prober's tab closes right after its probe; the other takes over at once
+    // (the lock is free), and probes 1.5 s after the last one, not at once.
+    let (prober, other) = if probes_a.borrow().is_empty() { (b, a) } else { (a, b) };
+    prober.dispose();
+    wait_until("the new prober's probe", 5_000.0, || probes_a.borrow().len() + probes_b.borrow().len() == 2).await;
+    let gap = js_sys::Date::now() - first;
+    assert!(gap >= 1_400.0, "the new prober probed {gap} ms after the last probe");
+    other.dispose();
+}
+
+#[wasm_bindgen_test]
 async fn without_send_beacon_reports_go_by_keepalive_fetch() {
     let case = Case::new("report-fetch").await;
     hide_send_beacon(true);

@@ -219,6 +219,14 @@ impl ProbeSchedule {
         self.prober = prober;
     }
 
+    /// Another tab (the prober) sent a probe at `now`: if this tab takes over, its
+    /// first probe keeps the least spacing from that one (one per origin).
+    pub fn note_sent(&mut self, now: Millis) {
+        if self.is_active() {
+            self.last_sent = Some(self.last_sent.map_or(now, |at| at.max(now)));
+        }
+    }
+
     /// The delay after a failed probe: `initialDelayMs` during the hold, then
     /// growing by `factor` to `maxDelayMs`.
     fn delay(&mut self, now: Millis) -> Millis {

@@ -649,6 +649,14 @@ impl Engine {
         }
     }
 
+    /// The prober tab sent a probe for `service` (by name) at `now`: this tab's
+    /// probes keep their spacing from it if it becomes the prober.
+    pub fn note_remote_probe(&mut self, now: Millis, service: &str) {
+        if let Some(s) = self.services.iter_mut().find(|s| s.name == service) {
+            s.probes.note_sent(now);
+        }
+    }
+
     /// The person asked to retry: every open breaker probes at once.
     pub fn retry_now(&mut self, now: Millis) {
         for s in &mut self.services {
@@ -1106,6 +1114,24 @@ mod tests {
         assert_eq!(engine.poll_timeout(), Some(now));
         assert_eq!(engine.poll_probe(now).map(|p| p.service), Some(0));
         assert_eq!(engine.poll_probe(now), None);
+    }
+
+    #[test]
+    fn a_tab_taking_over_the_probes_keeps_15_s_from_the_last_tabs_probe() {
+        // Given a non-prober tab whose plex breaker is open, told that the prober
+        // tab sent a probe at 100 s,
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        engine.set_prober(0, false);
+        engine.restore(&snapshot(), 0, snapshot().saved_at).unwrap();
+        engine.note_remote_probe(100_000, "plex");
+        // when the prober closes and this tab takes over 2 s later,
+        engine.set_prober(102_000, true);
+        // then its first probe waits for 15 s after the other tab's, not 0 s.
+        assert_eq!(engine.poll_probe(114_999), None);
+        assert_eq!(engine.poll_timeout(), Some(115_000));
+        assert_eq!(engine.poll_probe(115_000).map(|p| p.service), Some(0));
+        // An unknown service name changes nothing.
+        engine.note_remote_probe(116_000, "nope");
     }
 
     /// What one tab shares with another after its own change: the services that moved.

@@ -291,6 +291,7 @@ impl Runtime {
             core.claim_lease(now);
             let mut probes = Vec::new();
             while let Some(probe) = core.engine.poll_probe(now) {
+                core.announce_probe(probe.service);
                 probes.push(probe);
             }
             probes
@@ -302,9 +303,15 @@ impl Runtime {
     }
 
     /// Another tab's message: its breakers changed (adopt them without echoing
-    /// them back), or it forwards a report (the prober sends it).
+    /// them back), it forwards a report (the prober sends it), or it probed.
     fn apply_remote(self: &Rc<Self>, data: &JsValue) {
         let message = to_value(data);
+        if matches!(message.get("type"), Some(Value::String(t)) if t == "probe") {
+            if let (Some(Value::String(service)), Ok(mut core)) = (message.get("service"), self.core.try_borrow_mut()) {
+                core.engine.note_remote_probe(now(), service);
+            }
+            return;
+        }
         if matches!(message.get("type"), Some(Value::String(t)) if t == "report") {
             if let (Some(report), Ok(mut core)) = (message.get("report"), self.core.try_borrow_mut()) {
                 let now = now();
@@ -421,6 +428,16 @@ impl Core {
         let message = Object::new();
         let _ = Reflect::set(&message, &"type".into(), &"state".into());
         let _ = Reflect::set(&message, &"snapshot".into(), &to_js(&snapshot.to_value()));
+        channel.post(&message);
+    }
+
+    /// Tells the other tabs this one sent a probe for `service`: a tab that takes
+    /// over the probes keeps its spacing from it.
+    fn announce_probe(&self, service: usize) {
+        let (Some(channel), Some(s)) = (&self.channel, self.engine.config().services.get(service)) else { return };
+        let message = Object::new();
+        let _ = Reflect::set(&message, &"type".into(), &"probe".into());
+        let _ = Reflect::set(&message, &"service".into(), &s.name.as_str().into());
         channel.post(&message);
     }
 
