@@ -5,8 +5,9 @@
 //! delays (so `initialDelayMs` is the least spacing), and the success streak that
 //! ends the open state.
 //! Probes pause while the client is offline, the tab hidden or another tab is the
-//! prober, and a trigger (back online, tab visible, this tab the prober again, the
-//! user's "retry") makes one due at once.
+//! prober. A trigger (back online, tab visible, this tab the prober again) makes
+//! one due as soon as `initialDelayMs` has passed since the last probe of this
+//! origin (this tab's or the prober's); the user's "retry" makes one due at once.
 
 use super::backoff::BackoffPolicy;
 use super::config::ProbeConfig;
@@ -183,9 +184,10 @@ impl ProbeSchedule {
     }
 
     /// Makes a probe due now (still not before a `Retry-After`). `Online`, `Visible`
-    /// and `Prober` also set those flags, and wait for `initialDelayMs` after this
-    /// schedule's last probe (a tab shown and hidden again and again is no reason
-    /// to probe more often); the user's retry does not wait. No probe is made due
+    /// and `Prober` also set those flags, and wait for `initialDelayMs` after the
+    /// last probe (this schedule's, or the prober tab's: [`ProbeSchedule::note_sent`];
+    /// a tab shown and hidden again and again is no reason to probe more often);
+    /// the user's retry does not wait. No probe is made due
     /// while inactive or in flight.
     pub fn trigger(&mut self, now: Millis, trigger: ProbeTrigger) {
         match trigger {
@@ -265,14 +267,18 @@ mod tests {
 
     /// Exact gaps for the mechanics: 5 s, doubling from the first failure (no
     /// hold), no jitter, two successes to be healthy.
-    fn exact() -> ProbeSchedule {
-        ProbeSchedule::new(&ProbeConfig {
+    fn exact_config() -> ProbeConfig {
+        ProbeConfig {
             initial_delay_ms: 5_000,
             hold_ms: 0,
             jitter: false,
             success_threshold: 2,
             ..ProbeConfig::default()
-        })
+        }
+    }
+
+    fn exact() -> ProbeSchedule {
+        ProbeSchedule::new(&exact_config())
     }
 
     /// Runs the probe due next: polls at its due time and records `success`.
@@ -378,13 +384,7 @@ mod tests {
     #[test]
     fn a_failure_resets_the_streak_and_a_success_keeps_the_backoff_position() {
         // Given no jitter, so gaps are exact
-        let mut s = ProbeSchedule::new(&ProbeConfig {
-            initial_delay_ms: 5_000,
-            hold_ms: 0,
-            jitter: false,
-            success_threshold: 3,
-            ..ProbeConfig::default()
-        });
+        let mut s = ProbeSchedule::new(&ProbeConfig { success_threshold: 3, ..exact_config() });
         s.start(0, Rng::new(1), None);
         assert_eq!(probe_at_due(&mut s, false), (5_000, ProbeProgress::Failed)); // next in 10 s
         assert_eq!(probe_at_due(&mut s, true), (15_000, ProbeProgress::Succeeded { streak: 1 }));

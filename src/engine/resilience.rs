@@ -602,7 +602,7 @@ impl Engine {
     }
 
     /// The browser went offline or came back: offline failures are the client's,
-    /// probes pause, and coming back probes at once.
+    /// probes pause, and coming back probes as soon as the least spacing allows.
     pub fn set_online(&mut self, now: Millis, online: bool) {
         if self.online == online {
             return;
@@ -619,7 +619,7 @@ impl Engine {
     }
 
     /// The tab became hidden or visible: no probes are spent while hidden, and
-    /// becoming visible probes at once.
+    /// becoming visible probes as soon as the least spacing allows.
     pub fn set_visible(&mut self, now: Millis, visible: bool) {
         for s in &mut self.services {
             if visible {
@@ -632,9 +632,11 @@ impl Engine {
 
     /// Whether this tab is the one that probes (only one tab of a browser should). While
     /// not, no probe is ever due, though breakers still open and close, and a remote
-    /// tab's results arrive through [`Engine::restore`]. Becoming the prober again
-    /// makes a probe due at once for every open breaker (like a tab becoming
-    /// visible); repeating the current setting does nothing. On by default.
+    /// tab's results arrive through [`Engine::restore`] and its probes through
+    /// [`Engine::note_remote_probe`]. Becoming the prober makes a probe due for
+    /// every open breaker as soon as the least spacing since the last probe allows
+    /// (like a tab becoming visible); repeating the current setting does nothing.
+    /// On by default.
     pub fn set_prober(&mut self, now: Millis, prober: bool) {
         if self.prober == prober {
             return;
