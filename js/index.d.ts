@@ -36,6 +36,8 @@ export interface VideoHandle {
   readonly ready: Promise<void>;
   /** Switches media: every timer and request of the previous item stops first. */
   load(media: MediaItem): void;
+  /** Warms the fallback for the item the page plays next: its poster and first thumbnails. */
+  preload(item: { id: string; poster?: string }): void;
   readonly state: VideoState;
   readonly mediaId: string | undefined;
   /** Stops watching; the element keeps its current source. */

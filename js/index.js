@@ -228,6 +228,8 @@ class VideoHandle {
     this._video = video;
     this._options = options;
     this._handle = null;
+    /** The item `preload` named before the start. */
+    this._preload = null;
     this._disposed = false;
     /** The start failed: media is loaded as a disabled module would. */
     this._unwatched = false;
@@ -252,6 +254,7 @@ class VideoHandle {
           attached = true;
         }
         this._handle = module.attachVideo(this._video, this._options);
+        if (this._preload) this._handle.preload(this._preload);
       } else this._unwatched = true;
       if (this._unwatched && this._options && this._options.media) this._loadUnwatched(this._options.media);
       this._settle.resolve();
@@ -281,6 +284,13 @@ class VideoHandle {
     }
     this._options = { ...this._options, media };
     if (this._unwatched) this._loadUnwatched(media);
+  }
+
+  /** Warms the fallback for the item played next `{ id, poster? }`; before the start, remembered. */
+  preload(item) {
+    if (this._handle) return this._handle.preload(item);
+    if (!item || typeof item.id !== 'string') throw new TypeError('preload: item must be { id, poster? }');
+    this._preload = item;
   }
 
   /** `healthy`, `stalled`, `fallback` or `resuming`. */

@@ -20,6 +20,20 @@ pub enum Outcome {
     Offline,
     /// The caller aborted: nobody's fault.
     Aborted,
+    /// The server answered 503 with a `source-unreadable` body: it is up, but
+    /// cannot read this file (see [`says_unreadable`]). Not the server's failure,
+    /// and not retried: the caller decides how long to wait.
+    Unreadable,
+}
+
+/// The body marker of the proxy's 503 for a file its storage cannot read.
+const UNREADABLE_MARKER: &[u8] = b"source-unreadable";
+
+/// Whether a 503's body (its first KiB is enough) is the proxy's
+/// `source-unreadable` answer, as text or JSON (`{"error":"source-unreadable"}`).
+pub fn says_unreadable(body: &str) -> bool {
+    let head = body.as_bytes().get(..1024).unwrap_or(body.as_bytes());
+    head.windows(UNREADABLE_MARKER.len()).any(|w| w == UNREADABLE_MARKER)
 }
 
 /// What an outcome says about the server's health.
@@ -39,6 +53,7 @@ impl Outcome {
         match self {
             Outcome::Status(408 | 429) => Verdict::Unhealthy,
             Outcome::Status(s) if s < 500 => Verdict::Healthy,
+            Outcome::Unreadable => Verdict::Healthy,
             Outcome::Status(_) | Outcome::Timeout | Outcome::NetworkError => Verdict::Unhealthy,
             Outcome::Offline | Outcome::Aborted => Verdict::NotCounted,
         }
@@ -51,7 +66,7 @@ impl Outcome {
             Outcome::Status(s) => retry.statuses.contains(&s),
             Outcome::Timeout => retry.retry_timeouts,
             Outcome::NetworkError => retry.retry_network_errors,
-            Outcome::Offline | Outcome::Aborted => false,
+            Outcome::Offline | Outcome::Aborted | Outcome::Unreadable => false,
         }
     }
 
@@ -59,6 +74,7 @@ impl Outcome {
     pub fn status(self) -> Option<u16> {
         match self {
             Outcome::Status(s) => Some(s),
+            Outcome::Unreadable => Some(503),
             _ => None,
         }
     }
@@ -236,6 +252,17 @@ mod tests {
         assert!(!Outcome::Aborted.is_retryable(&r));
         let no_timeouts = RetryConfig { retry_timeouts: false, ..RetryConfig::default() };
         assert!(!Outcome::Timeout.is_retryable(&no_timeouts));
+    }
+
+    #[test]
+    fn a_source_unreadable_503_is_an_answer_not_a_failure_and_not_retried() {
+        assert!(says_unreadable(r#"{"error":"source-unreadable"}"#));
+        assert!(says_unreadable("source-unreadable"));
+        assert!(!says_unreadable("Service Unavailable"));
+        assert!(!says_unreadable(&format!("{}source-unreadable", " ".repeat(1024))), "only the first KiB is read");
+        assert_eq!(Outcome::Unreadable.verdict(), Verdict::Healthy);
+        assert!(!Outcome::Unreadable.is_retryable(&RetryConfig::default()));
+        assert_eq!(Outcome::Unreadable.status(), Some(503));
     }
 
     proptest::proptest! {

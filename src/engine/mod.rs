@@ -16,6 +16,7 @@
 //! | health probes while open | [`probe`] |
 //! | user notices | [`notify`] |
 //! | the playback session (stall, fallback, resume) | [`playback`] |
+//! | which thumbnail to prefetch next, which to drop | [`prefetch`] |
 //! | counters, latency histogram, time in state | [`metrics`] |
 //! | reports to the backend, rate-limited | [`report`] |
 //! | secret redaction | [`redact`] |
@@ -31,6 +32,7 @@ pub mod config;
 pub mod metrics;
 pub mod notify;
 pub mod playback;
+pub mod prefetch;
 pub mod probe;
 mod reader;
 pub mod redact;

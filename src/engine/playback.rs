@@ -87,6 +87,12 @@ pub const MAX_TRIALS: u32 = 5;
 pub const MAX_DEAD_SESSIONS: u32 = 3;
 /// After a failed thumbnail prefetch, wait this long before prefetching again.
 pub const PREFETCH_PAUSE_MS: Millis = 10_000;
+/// With every wanted thumbnail held, look again this long later (the session
+/// time moves on).
+pub const PREFETCH_IDLE_MS: Millis = 5_000;
+/// A playing video with less than this many seconds buffered ahead is starving:
+/// thumbnail prefetches wait, so they never take its bandwidth.
+pub const STARVING_BUFFER_S: f64 = 4.0;
 
 /// The video's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +209,10 @@ pub struct Playback {
     dead_sessions: u32,
     /// When the current resume began (meaningful while `Resuming`).
     resumed_at: Millis,
+    /// The item's duration, seconds, once the element knows it.
+    duration_s: Option<f64>,
+    /// Seconds buffered ahead of `currentTime` at the last sample (NaN: none).
+    buffered_ahead_s: f64,
 }
 
 fn finite_non_negative(x: f64) -> Option<f64> {
@@ -237,6 +247,8 @@ impl Playback {
             resumed_at: 0,
             played: false,
             dead_sessions: 0,
+            duration_s: None,
+            buffered_ahead_s: f64::NAN,
         }
     }
 
@@ -318,6 +330,10 @@ impl Playback {
             self.last = Some((t, now));
         }
         self.note_buffered(now, s.buffered_end_s);
+        if let Some(d) = finite_non_negative(s.duration_s).filter(|d| *d > 0.0) {
+            self.duration_s = Some(d);
+        }
+        self.buffered_ahead_s = s.buffered_end_s - s.current_time_s;
         let gap = self.sampled_at.is_some_and(|at| now.saturating_sub(at) > self.stall_ms);
         self.sampled_at = Some(now);
         if s.hidden || gap {
@@ -617,6 +633,21 @@ impl Playback {
     pub fn retry_delay_ms(&self) -> Millis {
         let doublings = self.unreadable.saturating_sub(1).min(16);
         SOURCE_RETRY_MS.saturating_mul(1 << doublings).min(MAX_UNREADABLE_RETRY_MS.max(SOURCE_RETRY_MS))
+    }
+
+    /// The item's duration, ms, once known.
+    pub fn duration_ms(&self) -> Option<Millis> {
+        // `as` saturates.
+        self.duration_s.map(|d| (d * 1_000.0) as Millis)
+    }
+
+    /// Whether thumbnails may be prefetched now: the video is healthy and, if
+    /// playing, not starving (at least [`STARVING_BUFFER_S`] buffered ahead).
+    pub fn may_prefetch(&self) -> bool {
+        // NaN (nothing buffered at the playhead) is starving too.
+        let fed = self.buffered_ahead_s >= STARVING_BUFFER_S;
+        let starving = self.playing && !fed;
+        self.health == VideoHealth::Healthy && !starving
     }
 
     /// The seek thumbnail for workout time `session_s`: the server has one every
@@ -995,6 +1026,24 @@ mod tests {
         let actions = hold(&mut p, 10_250, 12_000, playing(f64::NAN));
         assert_eq!(actions, vec![(11_250, PlaybackAction::Stalled)]);
         assert_eq!(p.stopped_at_s(), 10.0);
+    }
+
+    #[test]
+    fn thumbnails_are_prefetched_only_while_healthy_and_not_starving() {
+        let mut p = Playback::new(&PlaybackConfig::default());
+        assert!(p.may_prefetch(), "a video not playing takes no bandwidth");
+        let fed = |t: f64, ahead: f64| VideoSample { buffered_end_s: t + ahead, duration_s: 600.0, ..playing(t) };
+        p.sample(0, fed(0.0, 1.0));
+        assert!(!p.may_prefetch(), "1 s buffered: starving");
+        p.sample(250, VideoSample { buffered_end_s: f64::NAN, ..playing(0.25) });
+        assert!(!p.may_prefetch(), "nothing buffered at the playhead: starving");
+        p.sample(500, fed(0.5, 12.0));
+        assert!(p.may_prefetch());
+        assert_eq!(p.duration_ms(), Some(600_000));
+        p.sample(750, VideoSample { paused: true, ..fed(0.75, 0.0) });
+        assert!(p.may_prefetch(), "paused: the element takes no bandwidth");
+        p.on_network_error(1_000);
+        assert!(!p.may_prefetch(), "in trouble");
     }
 
     #[test]

@@ -1195,6 +1195,17 @@ mod tests {
     }
 
     #[test]
+    fn a_source_unreadable_answer_is_delivered_at_once_and_never_opens_the_breaker() {
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        for i in 0..10 {
+            let Start::Send(attempt) = engine.begin(i, "GET", "/api/v1/proxy/plex/stream/7") else { panic!() };
+            let report = Report { outcome: Outcome::Unreadable, retry_after: None, wall_clock_ms: i };
+            assert_eq!(engine.finish(i, attempt.id, report), Next::Deliver);
+        }
+        assert_eq!(engine.state(0), Some(BreakerState::Closed));
+    }
+
+    #[test]
     fn an_idle_prober_tab_does_not_strand_a_busy_tab_open() {
         // Given two tabs; A probes, B does not
         let (mut a, mut b) = (Engine::new(Config::default(), 1, 0), Engine::new(Config::default(), 2, 0));

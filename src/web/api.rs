@@ -14,7 +14,7 @@ use super::fetch;
 use super::listeners::EVENT_NAMES;
 use super::runtime::Runtime;
 use super::toasts;
-use super::video::{read_media, Options, Watch};
+use super::video::{read_media, read_preload, Options, Watch};
 use crate::engine::config::Config;
 use crate::engine::resilience::{EngineSnapshot, SNAPSHOT_VERSION};
 
@@ -204,6 +204,16 @@ impl VideoHandle {
                 }
                 self.media_id = Some(media.id);
             }
+        }
+        Ok(())
+    }
+
+    /// Warms the fallback for the item the page will play next `{ id, poster? }`:
+    /// its poster and first thumbnails are prefetched while the video is healthy.
+    pub fn preload(&self, item: JsValue) -> Result<(), JsValue> {
+        let (id, poster) = read_preload(&item)?;
+        if let Some(watch) = &self.watch {
+            watch.preload(id, poster);
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Response};
 
 use super::browser::{global_fetch, is_online, timer_ms};
-use crate::engine::classify::Outcome;
+use crate::engine::classify::{says_unreadable, Outcome};
 use crate::engine::Millis;
 
 /// How an attempt ended: the outcome for the engine, and the response if any.
@@ -82,6 +82,14 @@ pub async fn send(input: &JsValue, init: &Object, timeout_ms: Millis, stops: &[A
         Ok(response) => response.unchecked_into::<Response>(),
         Err(_) => return failed(cut.outcome()),
     };
+    if response.status() == 503 {
+        // The proxy's 503 for a file it cannot read says so in its (small) body.
+        let outcome = match read_text(&response).await {
+            Some(text) if says_unreadable(&text) => Outcome::Unreadable,
+            _ => Outcome::Status(503),
+        };
+        return Sent { outcome, response: Some(response) };
+    }
     if whole_body {
         let body = response.clone().and_then(|copy| copy.array_buffer());
         let arrived = match body {
@@ -93,6 +101,13 @@ pub async fn send(input: &JsValue, init: &Object, timeout_ms: Millis, stops: &[A
         }
     }
     Sent { outcome: Outcome::Status(response.status()), response: Some(response) }
+}
+
+/// The body of `response` as text, read from a clone (the caller keeps the
+/// original); `None` if it cannot be read (the attempt's deadline still applies).
+pub async fn read_text(response: &Response) -> Option<String> {
+    let text = response.clone().and_then(|copy| copy.text()).ok()?;
+    JsFuture::from(text).await.ok()?.as_string()
 }
 
 /// Waits `ms`; false if one of `stops` aborted first. The timer is cleared either way.

@@ -272,7 +272,12 @@ export interface AttachVideoOptions {
   resume?: "session" | "stopped";
   /** A positioned element over the video: the built-in fallback view is drawn inside it. */
   overlay?: HTMLElement;
-  /** Thumbnails cached while the video is healthy. Defaults: ahead 12, maxEntries 60, maxBytes 4 MiB. */
+  /**
+   * Images cached while the video is healthy and not starving, one request at a time:
+   * the poster and the next `ahead` thumbnails first, then the rest of the item nearest
+   * to the session time first, within `maxEntries` and `maxBytes` (those wanted last go
+   * first). Defaults: ahead 12, maxEntries 1000, maxBytes 8 MiB.
+   */
   prefetch?: { ahead?: number; maxEntries?: number; maxBytes?: number };
   /** The Cache Storage name (default "player-resilience-thumbnails"). */
   cacheName?: string;
@@ -286,6 +291,8 @@ export class VideoHandle {
   private constructor();
   /** Switches media: every timer and request of the previous item stops first. */
   load(media: MediaItem): void;
+  /** Warms the fallback for the item the page plays next: its poster and first thumbnails. */
+  preload(item: { id: string; poster?: string }): void;
   readonly state: VideoState;
   readonly mediaId: string | undefined;
   /** Stops watching; the element keeps its current source. */

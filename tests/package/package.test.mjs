@@ -198,6 +198,8 @@ test('attachVideo rejects bad options with the field', async () => {
     const out = bad.map(([v, o]) => {
       try { r.attachVideo(v, o); return null; } catch (e) { return e.field ?? e.message; }
     });
+    const h = r.attachVideo(video, ok);
+    try { h.preload({ poster: '/p' }); out.push(null); } catch (e) { out.push(e.field); }
     r.dispose();
     return [early, ...out];`);
   assert.deepEqual(errors, [
@@ -209,6 +211,7 @@ test('attachVideo rejects bad options with the field', async () => {
     'options.overlay',
     'options.prefetch.ahead',
     'attachVideo: the first argument must be a <video> element',
+    'item.id',
   ]);
 });
 
@@ -497,4 +500,104 @@ test('an unreadable file falls back with its own notice and countdown, and never
   assert.deepEqual(result.seen, ['unreadable', 'enter', 'exit']);
   assert.equal(result.breaker, 'closed');
   assert.equal(result.next, 'healthy');
+});
+
+/** The fault server's request log of `session`, thumbnails and posters as `{ media, ms }` (ms null: the poster). */
+async function imagesRequested(session) {
+  const log = await (await fetch(`${faults.url}/__fault/log?session=${session}`)).json();
+  return log
+    .filter((e) => e.route === 'thumbnail' || e.route === 'poster')
+    .map((e) => {
+      const frame = /parts\/([^/]+)\/indexes\/sd\/(\d+)/.exec(decodeURIComponent(e.path));
+      return frame ? { media: frame[1], ms: Number(frame[2]) } : { media: e.path.split('/').pop(), ms: null };
+    });
+}
+
+/** A page script: an instance with 2 s thumbnails and a paused, watched video of `id` (a paused video spares the bandwidth). */
+const prefetchPage = (id, { sessionSeconds, isolate = false, prefetch, cacheName }) => `
+  const r = api.createResilience({ enabled: true, persistence: { enabled: false }, playback: { thumbnailStepMs: 2000 } });
+  await r.ready;
+  if (${isolate}) r.isolate('plex');
+  const frames = [];
+  r.on('fallback', (e) => e.type === 'frame' && frames.push({ source: e.frame.source, offsetMs: e.frame.offsetMs }));
+  const video = document.createElement('video');
+  document.body.append(video);
+  const thumbnailAt = (media, s) => base + '/api/v1/proxy/plex/photo/:/transcode?width=240&height=135&url=/library/parts/' + media + '/indexes/sd/' + s * 1000;
+  const h = r.attachVideo(video, {
+    media: { id: '${id}', src: base + '/api/v1/proxy/plex/stream/${id}', poster: base + '/api/v1/display/plex/${id}' },
+    thumbnailAt, sessionClock: () => ${sessionSeconds}, prefetch: ${JSON.stringify(prefetch)}, cacheName: '${cacheName}',
+  });
+  window.t = { r, h, video, frames, base, cleanup: () => { h.dispose(); r.dispose(); video.remove(); } };`;
+
+test('healthy, the whole item is prefetched nearest the workout\'s time first, within the byte budget; a reloaded page finds the frames in Cache Storage', async () => {
+  const session = 'prefetch-whole';
+  const cacheName = 'package-test-prefetch-whole';
+  await page.evaluate((name) => caches.delete(name), cacheName);
+  // The 120 s clip has 60 thumbnails 2 s apart (~850 B each): 20 kB holds about 22.
+  const prefetch = { ahead: 3, maxEntries: 1000, maxBytes: 20_000 };
+  await inPage(session, prefetchPage('7', { sessionSeconds: 60, prefetch, cacheName }));
+  const settled = async () => {
+    const before = (await imagesRequested(session)).length;
+    // The plan stops once full (then looks again every 5 s): nothing more within 3 s.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    return before > 10 && before === (await imagesRequested(session)).length;
+  };
+  for (const end = Date.now() + 30_000; !(await settled());) assert.ok(Date.now() < end, 'the prefetch never settled');
+  const requested = await imagesRequested(session);
+  const stored = await page.evaluate(async (name) => {
+    const cache = await caches.open(name);
+    const sizes = await Promise.all((await cache.keys()).map(async (k) => (await (await cache.match(k)).blob()).size));
+    return { count: sizes.length, bytes: sizes.reduce((a, b) => a + b, 0) };
+  }, cacheName);
+  await page.evaluate(() => window.t.cleanup());
+
+  // The poster, then 60 s, 62 s, 64 s, then nearest first (behind at twice the distance).
+  assert.deepEqual(requested.slice(0, 8), [
+    { media: '7', ms: null }, ...[60, 62, 64, 58, 66, 68, 56].map((s) => ({ media: '7', ms: s * 1000 })),
+  ]);
+  assert.equal(new Set(requested.map((r) => `${r.media}/${r.ms}`)).size, requested.length, 'no image fetched twice');
+  assert.ok(stored.bytes <= prefetch.maxBytes, `${stored.bytes} B kept, budget ${prefetch.maxBytes}`);
+  assert.ok(stored.count >= 18 && stored.count < 60, `${stored.count} images kept: the budget, not the item, bounds it`);
+  const offsets = requested.filter((r) => r.ms !== null).map((r) => r.ms / 1000);
+  assert.ok(Math.min(...offsets) > 30 && Math.max(...offsets) < 90, `only the frames nearest 60 s: ${offsets}`);
+
+  // A reload: the server is down (the breaker isolated) at 100 s, a frame never
+  // fetched. The index comes back from Cache Storage: the nearest frame shows.
+  await page.reload();
+  await inPage(session, prefetchPage('7', { sessionSeconds: 100, isolate: true, prefetch, cacheName }));
+  const frame = await page.waitForFunction(() => window.t.frames[0], null, { timeout: 10_000 });
+  assert.deepEqual(await frame.jsonValue(), { source: 'nearest', offsetMs: 100_000 });
+  assert.equal((await imagesRequested(session)).length, requested.length, 'nothing fetched while isolated');
+  await page.evaluate(() => window.t.cleanup());
+});
+
+test('preload warms the next item: a switch to it during an outage shows its own cached frames', async () => {
+  const session = 'prefetch-preload';
+  const cacheName = 'package-test-prefetch-preload';
+  await page.evaluate((name) => caches.delete(name), cacheName);
+  await inPage(session, prefetchPage('7', { sessionSeconds: 0, prefetch: { ahead: 3 }, cacheName }) + `
+    h.preload({ id: '8', poster: base + '/api/v1/display/plex/8' });`);
+  const warmed = async () => (await imagesRequested(session)).filter((r) => r.media === '8').length === 4;
+  for (const end = Date.now() + 20_000; !(await warmed());) {
+    assert.ok(Date.now() < end, 'item 8 was never warmed');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const requested = await imagesRequested(session);
+  // Item 7's poster and first three first, then item 8's poster and first three (at
+  // equal ranks, the playing item's first).
+  assert.deepEqual(requested.slice(0, 4), [{ media: '7', ms: null }, ...[0, 2, 4].map((s) => ({ media: '7', ms: s * 1000 }))]);
+  assert.deepEqual(requested.filter((r) => r.media === '8'), [{ media: '8', ms: null }, ...[0, 2, 4].map((s) => ({ media: '8', ms: s * 1000 }))]);
+  // The server goes down; the page switches to item 8 at the workout's 3 s.
+  const frame = await page.evaluate(async () => {
+    const { r, h, base, frames } = window.t;
+    r.isolate('plex');
+    frames.length = 0;
+    h.load({ id: '8', src: base + '/api/v1/proxy/plex/stream/8' });
+    for (const end = performance.now() + 10_000; performance.now() < end; await new Promise((res) => setTimeout(res, 50))) {
+      if (frames.length) return { mediaId: h.mediaId, ...frames[0] };
+    }
+    return null;
+  });
+  await page.evaluate(() => window.t.cleanup());
+  assert.deepEqual(frame, { mediaId: '8', source: 'cache', offsetMs: 0 });
 });

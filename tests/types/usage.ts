@@ -54,6 +54,7 @@ const handle: VideoHandle = r.attachVideo(video, {
   prefetch: { ahead: 6, maxBytes: 1 << 20 },
 });
 handle.load({ id: '102', src: '/api/v1/proxy/plex/stream/102' });
+handle.preload({ id: '103', poster: '/api/v1/display/plex/103' });
 const watched: Promise<void> = handle.ready;
 const state: VideoState = handle.state;
 r.on('fallback', (e: FallbackEvent) => e.frame?.source === 'poster' || e.type === 'exit' || e.mediaId === state);
@@ -73,6 +74,8 @@ r.attachVideo(video, { thumbnailAt: () => '', sessionClock: () => 0, resume: 'st
 r.attachVideo(video, { thumbnailAt: () => '' });
 // @ts-expect-error: a media item needs a src
 handle.load({ id: '103' });
+// @ts-expect-error: preload needs the item's id
+handle.preload({ poster: '/p' });
 // @ts-expect-error: unknown event name
 r.on('noticed', () => {});
 // @ts-expect-error: a notice has no `to`

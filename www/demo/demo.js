@@ -331,6 +331,7 @@ if (!handle) {
   handle = unmanagedVideo(videoEl);
   handle.load(mediaFor(current));
 }
+preloadNext();
 // play() from the start button and on a media switch. A play() the browser
 // refuses later (an automatic reload on a kiosk) is the module's "Tap to resume".
 const play = () => videoEl.play().catch(() => {});
@@ -438,9 +439,17 @@ function renderQueue() {
   for (const li of list.children) li.classList.toggle('current', li.dataset.id === current);
 }
 
+/** The queue's item after the current one: the module warms its first frames (`preload`). */
+function preloadNext() {
+  const next = QUEUE[(QUEUE.findIndex((item) => item.id === current) + 1) % QUEUE.length];
+  const { id, poster } = mediaFor(next.id);
+  handle.preload?.({ id, poster });
+}
+
 function switchMedia(id) {
   current = String(id);
   handle.load(mediaFor(current));
+  preloadNext();
   if (sessionStart !== null) play();
   renderQueue();
   log('media', `switched to ${current}`);

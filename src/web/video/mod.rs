@@ -22,21 +22,23 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Headers, HtmlElement, HtmlVideoElement, Response, Url};
 
+use super::attempt::read_text;
 use super::browser::{is_visible, now};
 use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
 use crate::engine::breaker::BreakerState;
-use crate::engine::classify;
+use crate::engine::classify::{self, says_unreadable};
 use crate::engine::config::PlaybackConfig;
 use crate::engine::notify::{NoticeKind, Signal};
 use crate::engine::playback::{
-    clock_text, Playback, PlaybackAction, VideoHealth, VideoSample, MAX_TRIALS, PREFETCH_PAUSE_MS,
+    clock_text, Playback, PlaybackAction, VideoHealth, VideoSample, MAX_TRIALS, PREFETCH_IDLE_MS, PREFETCH_PAUSE_MS,
 };
+use crate::engine::prefetch::{Image, Item, Wanted};
 use crate::engine::resilience::Event;
 use crate::engine::value::Value;
 use crate::engine::Millis;
-pub use options::{read_media, Media, Options, Src};
+pub use options::{read_media, read_preload, Media, Options, Src};
 use overlay::{placeholder, Overlay};
 use player::{Adapter, PlayerError};
 use thumbnails::{Shared, Source, Thumbnails};
@@ -95,6 +97,8 @@ struct State {
     /// The generation whose prefetch loop is running.
     prefetching: Option<u32>,
     prefetch_not_before: Millis,
+    /// The item the page will play next (`preload`): its id and poster.
+    preload: Option<(String, Option<String>)>,
     trials: bool,
     /// The element's `src` as this module last set it (with a player: the URL
     /// the player loaded, while loaded).
@@ -162,6 +166,7 @@ impl Watch {
                 fallback: None,
                 prefetching: None,
                 prefetch_not_before: 0,
+                preload: None,
                 trials: false,
                 own_src: None,
                 src_url: None,
@@ -202,6 +207,9 @@ impl Watch {
             st.sampler = Some(sampler);
             st.player_errors = player_errors;
         }
+        // The cached images of earlier pages, indexed before the fallback needs them.
+        let thumbs = watch.thumbs.clone();
+        spawn_local(async move { thumbnails::open(&thumbs).await });
         // Watched until disposed, even if the page drops the handle.
         watch.runtime.attach(watch.clone());
         if let Some(media) = options.media {
@@ -291,6 +299,9 @@ impl Watch {
             st.requests = AbortController::new().ok();
             st.prefetching = None;
             st.prefetch_not_before = 0;
+            if st.preload.as_ref().is_some_and(|(id, _)| *id == media.id) {
+                st.preload = None;
+            }
             st.trials = false;
             st.playback = Playback::new(&self.playback_config);
             st.playback.expect_playing(play);
@@ -321,6 +332,16 @@ impl Watch {
                 e.watch_video(s, true);
             }
         });
+    }
+
+    /// Warms the fallback for the item the page will play next: its poster and
+    /// first `prefetch.ahead` thumbnails are prefetched after the playing item's
+    /// first ones, so a switch during an outage still has frames.
+    pub fn preload(&self, id: String, poster: Option<String>) {
+        if let Some(mut st) = self.st() {
+            st.preload = Some((id, poster));
+            st.prefetch_not_before = 0;
+        }
     }
 
     /// Stops watching: timers, listeners, requests and the overlay go; the
@@ -1015,21 +1036,23 @@ impl Watch {
         self.runtime.emit("fallback", &to_js(&event));
     }
 
-    /// While the video is healthy, fetches the session's next thumbnails (and the
-    /// poster) into the cache, one at a time.
+    /// Whether thumbnails may be fetched now: the video healthy and not starving
+    /// (engine's `Playback::may_prefetch`), no fallback, the breaker closed.
+    fn may_prefetch(&self) -> bool {
+        let Ok(st) = self.state.try_borrow() else { return false };
+        let closed = |s: usize| self.runtime.read(|e, _| e.state(s)).flatten() == Some(BreakerState::Closed);
+        !st.disposed && st.fallback.is_none() && st.playback.may_prefetch() && st.service.map_or(true, closed)
+    }
+
+    /// While the video may spare the bandwidth, fetches the images the fallback
+    /// could need soonest (the prefetch plan, `engine::prefetch`) into the cache,
+    /// one at a time.
     fn prefetch(self: &Rc<Self>) {
-        let start = {
-            let Some(st) = self.state.try_borrow().ok() else { return };
-            let healthy = st.playback.health() == VideoHealth::Healthy && st.fallback.is_none();
-            if st.disposed || !healthy || st.prefetching.is_some() || now() < st.prefetch_not_before {
-                return;
-            }
-            let closed = st
-                .service
-                .map_or(true, |s| self.runtime.read(|e, _| e.state(s)).flatten() == Some(BreakerState::Closed));
-            closed && st.media.is_some()
-        };
-        if !start || self.next_prefetch().is_none() {
+        let idle = self
+            .state
+            .try_borrow()
+            .map_or(true, |st| st.media.is_none() || st.prefetching.is_some() || now() < st.prefetch_not_before);
+        if idle || !self.may_prefetch() {
             return;
         }
         let Some(generation) = self.generation() else { return };
@@ -1038,12 +1061,19 @@ impl Watch {
         }
         let weak = Rc::downgrade(self);
         spawn_local(async move {
-            let mut failed = false;
+            let mut pause = 0;
             while let Some(w) = weak.upgrade() {
                 if w.generation() != Some(generation) {
                     return;
                 }
-                let Some((media, offset, url)) = w.next_prefetch() else { break };
+                // Trouble or a starving video: the next sample starts again.
+                if !w.may_prefetch() {
+                    break;
+                }
+                let Some((wanted, media, image, url)) = w.next_prefetch() else {
+                    pause = PREFETCH_IDLE_MS;
+                    break;
+                };
                 let (runtime, thumbs, signal) = (w.runtime.clone(), w.thumbs.clone(), w.requests());
                 drop(w);
                 let init = Object::new();
@@ -1053,12 +1083,12 @@ impl Watch {
                 let kept = match fetch::run(runtime, url.as_str().into(), init.into()).await {
                     Ok(response) => {
                         let response: Response = response.unchecked_into();
-                        thumbnails::keep(&thumbs, &media, offset, &url, &response).await
+                        thumbnails::keep(&thumbs, &wanted, &media, image, &url, &response).await
                     }
                     Err(_) => false,
                 };
                 if !kept {
-                    failed = true;
+                    pause = PREFETCH_PAUSE_MS;
                     break;
                 }
             }
@@ -1066,33 +1096,51 @@ impl Watch {
                 if let Some(mut st) = w.st() {
                     if st.prefetching == Some(generation) {
                         st.prefetching = None;
-                        if failed {
-                            st.prefetch_not_before = now().saturating_add(PREFETCH_PAUSE_MS);
-                        }
+                        st.prefetch_not_before = now().saturating_add(pause);
                     }
                 }
             });
         });
     }
 
-    /// The next image to prefetch: the poster, then the session's thumbnails ahead.
-    fn next_prefetch(&self) -> Option<(String, Option<Millis>, String)> {
+    /// What the fallback may need: the playing item from the session time (to
+    /// its end once known), and the item the page preloads.
+    fn wanted(&self) -> Option<Wanted> {
         let session = self.session_s();
-        let (media, poster, start, step) = {
-            let st = self.state.try_borrow().ok()?;
-            let media = st.media.as_ref()?;
-            let start = st.playback.thumbnail_offset_ms(session);
-            (media.id.clone(), media.poster.clone(), start, st.playback.thumbnail_step_ms())
+        let st = self.state.try_borrow().ok()?;
+        let current = st.media.as_ref().map(|m| Item {
+            id: m.id.clone(),
+            poster: m.poster.is_some(),
+            at_ms: st.playback.thumbnail_offset_ms(session),
+            end_ms: st.playback.duration_ms(),
+        });
+        let next = st.preload.as_ref().map(|(id, poster)| Item {
+            id: id.clone(),
+            poster: poster.is_some(),
+            at_ms: 0,
+            end_ms: None,
+        });
+        Some(Wanted { current, next, step_ms: st.playback.thumbnail_step_ms(), ahead: self.prefetch.ahead })
+    }
+
+    /// The next image to prefetch (by the plan), with its media, offset and URL.
+    fn next_prefetch(&self) -> Option<(Wanted, String, Image, String)> {
+        let wanted = self.wanted()?;
+        let (media, image) = {
+            let thumbs = self.thumbs.try_borrow().ok()?;
+            let limit = u32::try_from(thumbs.max_entries()).unwrap_or(u32::MAX);
+            let (media, image) = wanted.next(&thumbs.held(), thumbs.is_full(), limit)?;
+            (media.to_owned(), image)
         };
-        let has = |offset| self.thumbs.try_borrow().map_or(true, |t| t.has(&media, offset));
-        if let Some(poster) = poster.filter(|_| !has(None)) {
-            return Some((media, None, poster));
-        }
-        let offset = (0..u64::from(self.prefetch.ahead))
-            .map(|i| start.saturating_add(i.saturating_mul(step)))
-            .find(|offset| !has(Some(*offset)))?;
-        let url = self.thumbnail_url(&media, offset)?;
-        Some((media, Some(offset), url))
+        let url = match image {
+            Some(offset) => self.thumbnail_url(&media, offset)?,
+            None => self.state.try_borrow().ok().and_then(|st| {
+                let current = st.media.as_ref().filter(|m| m.id == media).map(|m| m.poster.clone());
+                let next = st.preload.as_ref().filter(|(id, _)| *id == media).map(|(_, poster)| poster.clone());
+                current.or(next).flatten()
+            })?,
+        };
+        Some((wanted, media, image, url))
     }
 }
 
@@ -1142,14 +1190,19 @@ async fn check(runtime: Rc<Runtime>, src: &str, signal: Option<AbortSignal>, ran
     }
     match fetch::run(runtime, src.into(), init.into()).await {
         Ok(response) => {
-            let response = response.dyn_into::<Response>().ok();
+            let Ok(response) = response.dyn_into::<Response>() else { return Check::Failed };
+            let unreadable =
+                response.status() == 503 && read_text(&response).await.is_some_and(|t| says_unreadable(&t));
             // The status is all a check needs. Let go of the body: Chromium holds
             // other GETs of the same URL (the player's own manifest) behind an
             // unread one.
-            if let Some(body) = response.as_ref().and_then(Response::body) {
+            if let Some(body) = response.body() {
                 let _ = body.cancel();
             }
-            check_status(response.map(|r| r.status()))
+            if unreadable {
+                return Check::Unreadable;
+            }
+            check_status(Some(response.status()))
         }
         Err(error) => verdict(Some(error)),
     }

@@ -38,12 +38,13 @@ impl Src {
     }
 }
 
-/// How many thumbnails to keep cached.
+/// How many thumbnails to prefetch and keep (the plan: `engine::prefetch`).
 #[derive(Clone, Copy, Debug)]
 pub struct Prefetch {
-    /// Thumbnails fetched ahead of the session time.
+    /// Thumbnails fetched first from the session time (and of a preloaded item);
+    /// the rest of the item follows once its duration is known.
     pub ahead: u32,
-    /// Most thumbnails kept (oldest evicted first).
+    /// Most images kept (those wanted last go first).
     pub max_entries: u32,
     /// Most bytes kept.
     pub max_bytes: u32,
@@ -51,7 +52,7 @@ pub struct Prefetch {
 
 impl Default for Prefetch {
     fn default() -> Self {
-        Self { ahead: 12, max_entries: 60, max_bytes: 4 * 1024 * 1024 }
+        Self { ahead: 12, max_entries: 1_000, max_bytes: 8 * 1024 * 1024 }
     }
 }
 
@@ -110,6 +111,15 @@ fn whole(object: &JsValue, path: &str, name: &str, min: u32, max: u32, into: &mu
     }
 }
 
+/// Reads the item `preload` warms `{ id, poster? }` (a media item's other fields
+/// are ignored): its id and poster URL.
+pub fn read_preload(value: &JsValue) -> Result<(String, Option<String>), JsValue> {
+    if !value.is_object() {
+        return Err(invalid("item", "must be an object { id, poster? }"));
+    }
+    Ok((string(value, "item", "id", true)?.unwrap_or_default(), string(value, "item", "poster", false)?))
+}
+
 /// Reads a media item `{ id, src, poster? }`; `path` names it in errors.
 pub fn read_media(value: &JsValue, path: &str) -> Result<Media, JsValue> {
     if !value.is_object() {
@@ -149,7 +159,7 @@ impl Options {
         let mut prefetch = Prefetch::default();
         if let Some(p) = field(options, "prefetch") {
             whole(&p, "options.prefetch", "ahead", 0, 360, &mut prefetch.ahead)?;
-            whole(&p, "options.prefetch", "maxEntries", 1, 1_000, &mut prefetch.max_entries)?;
+            whole(&p, "options.prefetch", "maxEntries", 1, 10_000, &mut prefetch.max_entries)?;
             whole(&p, "options.prefetch", "maxBytes", 0, 64 * 1024 * 1024, &mut prefetch.max_bytes)?;
             if prefetch.ahead > prefetch.max_entries {
                 return Err(invalid("options.prefetch.ahead", "must not exceed options.prefetch.maxEntries"));
