@@ -163,27 +163,29 @@ impl Thumbnails {
 /// there is none (insecure origins, some private modes).
 async fn cache(store: &Shared) -> Option<Cache> {
     let opening = store.try_borrow().ok()?.opening.clone();
-    let opening = match opening {
-        Some(opening) => opening,
-        None => {
-            let name = store.try_borrow().ok()?.cache_name.clone();
-            let shared = store.clone();
-            let opening = wasm_bindgen_futures::future_to_promise(async move {
-                let caches = web_sys::window().and_then(|w| w.caches().ok());
-                let opened = match caches {
-                    Some(caches) => wait(Ok(caches.open(&name))).await.and_then(|c| c.dyn_into::<Cache>().ok()),
-                    None => None,
-                };
-                if let Some(cache) = &opened {
-                    restore(&shared, cache).await;
-                }
-                Ok(opened.map_or(JsValue::UNDEFINED, JsValue::from))
-            });
-            store.try_borrow_mut().ok()?.opening = Some(opening.clone());
-            opening
-        }
+    if let Some(opening) = opening {
+        return wait(Ok(opening)).await.and_then(|c| c.dyn_into::<Cache>().ok());
+    }
+    // The first caller opens and restores; the others wait for its promise.
+    let mut done = None;
+    let opening = Promise::new(&mut |resolve, _| done = Some(resolve));
+    let name = {
+        let mut s = store.try_borrow_mut().ok()?;
+        s.opening = Some(opening);
+        s.cache_name.clone()
     };
-    wait(Ok(opening)).await.and_then(|c| c.dyn_into::<Cache>().ok())
+    let caches = web_sys::window().and_then(|w| w.caches().ok());
+    let opened = match caches {
+        Some(caches) => wait(Ok(caches.open(&name))).await.and_then(|c| c.dyn_into::<Cache>().ok()),
+        None => None,
+    };
+    if let Some(cache) = &opened {
+        restore(store, cache).await;
+    }
+    if let Some(done) = done {
+        let _ = done.call1(&JsValue::UNDEFINED, opened.as_ref().map_or(&JsValue::UNDEFINED, |c| c.as_ref()));
+    }
+    opened
 }
 
 /// Adds what earlier pages stored to the index, and deletes what it cannot
@@ -222,7 +224,7 @@ fn described(headers: &Headers, key: &str) -> Option<Entry> {
         ms => Some(ms.parse().ok()?),
     };
     // Whole bytes: integers, so no float parsing or formatting is linked in.
-    let size = get(SIZE_HEADER)?.parse::<u32>().ok().map(f64::from)?;
+    let size = get(SIZE_HEADER)?.parse::<u64>().ok()? as f64;
     Some(Entry { media, offset_ms, key: key.to_owned(), size, in_memory: None })
 }
 
