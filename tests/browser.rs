@@ -373,6 +373,22 @@ async fn an_open_breaker_fails_fast_and_only_probes_reach_the_server() {
 }
 
 #[wasm_bindgen_test]
+async fn a_request_still_out_when_the_breaker_opens_fails_at_once_as_breaker_open() {
+    let case = Case::new("cut").await;
+    let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);
+    case.fault("route=video&mode=hang").await;
+    // Out before the breaker opens; the video class would wait 3 s for it.
+    let out = JsFuture::from(r.fetch(case.url("/api/v1/proxy/plex/stream/1").into(), JsValue::UNDEFINED));
+    open_breaker(&case, &r).await;
+    let opened = now();
+    let e = out.await.unwrap_err();
+    assert_eq!(text(&e, "code"), "BREAKER_OPEN");
+    let waited = now() - opened;
+    assert!(waited < 500.0, "cut {waited} ms after the breaker opened (the video timeout is 3000 ms)");
+    r.dispose();
+}
+
+#[wasm_bindgen_test]
 async fn probes_close_the_breaker_when_the_server_is_back() {
     let case = Case::new("recovery").await;
     let r = case.start(r#"{"retry":{"maxAttempts":1}}"#);

@@ -317,6 +317,9 @@ struct InFlight {
     /// When the current attempt started; `None` while waiting to retry.
     attempt_started: Option<Millis>,
     slow_signalled: bool,
+    /// Its breaker opened while the attempt was out: the browser layer cuts it
+    /// ([`Engine::poll_cut`]) and the caller gets `BREAKER_OPEN`.
+    cut: bool,
 }
 
 /// The whole resilience policy for one page.
@@ -328,6 +331,8 @@ pub struct Engine {
     notifier: Notifier,
     metrics: Metrics,
     requests: Vec<InFlight>,
+    /// Attempts to cut, oldest first ([`Engine::poll_cut`]).
+    cuts: Vec<RequestId>,
     events: Vec<Event>,
     next_id: u64,
     online: bool,
@@ -373,6 +378,7 @@ impl Engine {
             restoring: false,
             services,
             requests: Vec::new(),
+            cuts: Vec::new(),
             events: Vec::new(),
             next_id: 1,
             online: true,
@@ -412,6 +418,7 @@ impl Engine {
             trial: false,
             attempt_started: None,
             slow_signalled: false,
+            cut: false,
         });
         self.admit(now, id)
     }
@@ -443,7 +450,7 @@ impl Engine {
         let Some(started) = request.attempt_started.take() else {
             return Next::Fail(Failure::Aborted);
         };
-        let (route, trial) = (request.route, request.trial);
+        let (route, trial, cut) = (request.route, request.trial, request.cut);
         let latency = now.saturating_sub(started);
         let outcome =
             if !self.online && report.outcome != Outcome::Aborted { Outcome::Offline } else { report.outcome };
@@ -474,6 +481,10 @@ impl Engine {
 
         match outcome {
             Outcome::Offline => return self.fail(index, Failure::Offline),
+            Outcome::Aborted if cut => {
+                let failure = self.open_failure(now, route.service, None);
+                return self.fail(index, failure);
+            }
             Outcome::Aborted => return self.fail(index, Failure::Aborted),
             _ => {}
         }
@@ -768,6 +779,14 @@ impl Engine {
         remove_at(&mut self.events, 0)
     }
 
+    /// The next attempt to cut short: one still out when its breaker opened (a
+    /// request the browser may even hold behind another for the same URL). The
+    /// browser layer aborts it and reports [`Outcome::Aborted`]; the caller then
+    /// gets `BREAKER_OPEN`, and the dead server one request less.
+    pub fn poll_cut(&mut self) -> Option<RequestId> {
+        remove_at(&mut self.cuts, 0)
+    }
+
     /// Counters, latencies and time in state, as plain data.
     pub fn metrics(&self, now: Millis) -> MetricsSnapshot {
         self.metrics.snapshot(now)
@@ -889,6 +908,14 @@ impl Engine {
         let Some(t) = transition else { return };
         self.metrics.on_state(service, t.to, now);
         let seed = self.rng.next_u64();
+        if matches!(t.to, BreakerState::Open | BreakerState::Isolated) {
+            for request in self.requests.iter_mut() {
+                if request.route.service == service && request.attempt_started.is_some() && !request.cut {
+                    request.cut = true;
+                    self.cuts.push(request.id);
+                }
+            }
+        }
         let Some(s) = self.service_mut(service) else {
             return;
         };
@@ -1192,6 +1219,36 @@ mod tests {
         engine.record_video_failure(10, 99);
         engine.watch_video(99, true);
         engine.watch_video(0, false); // more detaches than attaches saturate at 0
+    }
+
+    #[test]
+    fn attempts_still_out_when_the_breaker_opens_are_cut_and_fail_as_breaker_open() {
+        let mut engine = Engine::new(Config::default(), 1, 0);
+        let send = |engine: &mut Engine, now| {
+            let Start::Send(attempt) = engine.begin(now, "GET", "/api/v1/proxy/plex/library/7") else { panic!() };
+            attempt.id
+        };
+        // Given a request out (say, held by the browser behind another for its URL)
+        let waiting = send(&mut engine, 0);
+        assert_eq!(engine.poll_cut(), None);
+        // When three others fail and open the breaker
+        for t in 1..=3 {
+            let id = send(&mut engine, t);
+            let report = Report { outcome: Outcome::Status(502), retry_after: None, wall_clock_ms: t };
+            let _ = engine.finish(t, id, report);
+        }
+        assert_eq!(engine.state(0), Some(BreakerState::Open));
+        // Then it is to be cut, once, and its abort fails it as BREAKER_OPEN without counting
+        assert_eq!(engine.poll_cut(), Some(waiting));
+        assert_eq!(engine.poll_cut(), None);
+        let aborted = Report { outcome: Outcome::Aborted, retry_after: None, wall_clock_ms: 5 };
+        assert!(matches!(engine.finish(5, waiting, aborted), Next::Fail(Failure::BreakerOpen { .. })));
+        // And a request aborted by its caller is still ABORTED
+        engine.reset(6, "plex");
+        let mine = send(&mut engine, 7);
+        let aborted = Report { outcome: Outcome::Aborted, retry_after: None, wall_clock_ms: 8 };
+        assert_eq!(engine.finish(8, mine, aborted), Next::Fail(Failure::Aborted));
+        assert_eq!(engine.poll_cut(), None);
     }
 
     #[test]

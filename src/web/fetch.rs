@@ -71,8 +71,12 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
             Start::Fail(failure) => return Err(errors::failure(&failure, &service, &url)),
             Start::Send(attempt) => attempt,
         };
+        // The attempt is also cut if its breaker opens meanwhile.
+        let cut = runtime.attempt_signal(attempt.id);
+        let stops_now: Vec<AbortSignal> = stops.iter().cloned().chain(cut).collect();
         let Sent { outcome, response } =
-            send(&input, &init_object, attempt.timeout_ms, &stops, wants_whole_body(attempt.class)).await;
+            send(&input, &init_object, attempt.timeout_ms, &stops_now, wants_whole_body(attempt.class)).await;
+        runtime.attempt_done(attempt.id);
         if matches!(outcome, Outcome::NetworkError | Outcome::Timeout | Outcome::Offline) && !is_online() {
             runtime.set_online(false);
         }

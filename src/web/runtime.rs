@@ -24,7 +24,7 @@ use super::tabs::{Channel, Election, LEASE_RENEW_MS};
 use crate::engine::breaker::BreakerState;
 use crate::engine::config::Config;
 use crate::engine::report::Dispatch;
-use crate::engine::resilience::{Engine, EngineSnapshot, Event, Probe};
+use crate::engine::resilience::{Engine, EngineSnapshot, Event, Probe, RequestId};
 use crate::engine::value::Value;
 use crate::engine::Millis;
 
@@ -60,6 +60,8 @@ struct Core {
     hooks: Vec<(u32, Hook)>,
     next_hook: u32,
     attachments: Vec<Rc<dyn Attachment>>,
+    /// Attempts out, with what aborts them if the engine cuts them.
+    attempts: Vec<(RequestId, AbortController)>,
     /// The pending wake-up and the engine time it is for.
     timer: Option<(Millis, Timeout)>,
     store: Option<Store>,
@@ -109,6 +111,7 @@ impl Runtime {
                 hooks: Vec::new(),
                 next_hook: 0,
                 attachments: Vec::new(),
+                attempts: Vec::new(),
                 timer: None,
                 store,
                 channel: None,
@@ -207,6 +210,22 @@ impl Runtime {
         };
         self.settle();
         Some(out)
+    }
+
+    /// A signal that aborts attempt `id` if the engine cuts it (its breaker
+    /// opened while it was out); [`Runtime::attempt_done`] when it ends.
+    pub fn attempt_signal(&self, id: RequestId) -> Option<AbortSignal> {
+        let controller = AbortController::new().ok()?;
+        let signal = controller.signal();
+        self.core.try_borrow_mut().ok()?.attempts.push((id, controller));
+        Some(signal)
+    }
+
+    /// Forgets attempt `id`'s signal.
+    pub fn attempt_done(&self, id: RequestId) {
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.attempts.retain(|(a, _)| *a != id);
+        }
     }
 
     /// Tells the engine whether the browser is online.
@@ -338,6 +357,7 @@ impl Runtime {
     fn settle(self: &Rc<Self>) {
         let now = now();
         let mut calls: Vec<Delivery> = Vec::new();
+        let mut cuts: Vec<AbortController> = Vec::new();
         let beacons;
         {
             let Ok(mut core) = self.core.try_borrow_mut() else {
@@ -366,6 +386,11 @@ impl Runtime {
                     calls.extend(listeners.into_iter().map(|f| Delivery::Js(f, payload.clone())));
                 }
             }
+            while let Some(id) = core.engine.poll_cut() {
+                if let Some(at) = core.attempts.iter().position(|(a, _)| *a == id) {
+                    cuts.push(core.attempts.swap_remove(at).1);
+                }
+            }
             if changed && !core.remote {
                 core.persist(now);
                 core.share(now, &shared);
@@ -382,6 +407,10 @@ impl Runtime {
                 calls.extend(core.listeners.of("metrics").into_iter().map(|f| Delivery::Js(f, payload.clone())));
             }
             self.rearm(&mut core, now);
+        }
+        // Aborted outside the borrow: an abort runs the attempt's listeners at once.
+        for cut in cuts {
+            cut.abort();
         }
         if let Some((url, bodies)) = beacons {
             for body in bodies {
