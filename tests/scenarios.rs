@@ -437,7 +437,8 @@ fn restoring_a_tabs_own_state_changes_nothing_and_says_nothing() {
     let api = sim.engine.service_index("api").unwrap();
     assert_eq!(sim.engine.state(0), Some(Open));
     let opened = sim.first_transition_to("api", Open).unwrap();
-    sim.run_until(opened + 30 * SECOND);
+    // Its trials are its probes: 15-18 s apart; the last request went at 20 s.
+    sim.run_until(opened + 60 * SECOND);
     assert_eq!(sim.engine.state(api), Some(HalfOpen));
     while sim.engine.poll_event().is_some() {}
 
@@ -450,5 +451,46 @@ fn restoring_a_tabs_own_state_changes_nothing_and_says_nothing() {
         assert_eq!(sim.engine.poll_event(), None);
         assert_eq!(sim.engine.state(0), Some(Open));
         assert_eq!(sim.engine.state(api), Some(HalfOpen));
+    }
+}
+
+#[test]
+fn a_service_without_a_probe_url_recovers_as_fast_as_a_probed_one() {
+    // Given the page's own API (the `api` service: no probe URL), asked every 2 s,
+    // hanging for 2 minutes (then for 30), the proxy answering 504 after a minute.
+    for (outage, seed) in [(2 * MINUTE, 21), (30 * MINUTE, 22)] {
+        let (hang, back) = (MINUTE, MINUTE + outage);
+        let mut sim = Sim::new(Sim::config(), seed, move |t, url| {
+            if (hang..back).contains(&t) && url.contains("/play/") {
+                Reply::Status(504, MINUTE)
+            } else {
+                Reply::Status(200, FAST_MS)
+            }
+        });
+        sim.every(0, back + 2 * MINUTE, 2 * SECOND, "/api/v1/play/1");
+        sim.run_until(back + 2 * MINUTE);
+
+        // Its half-open trials are its probes: a cycle every 15-18 s for 5 minutes,
+        // then backing off to one a minute; each lets at most 3 trials through.
+        let opened = sim.first_transition_to("api", Open).expect("opened");
+        let half_opens = sim.times_entered("api", HalfOpen);
+        let early = half_opens.iter().filter(|t| **t < opened + 5 * MINUTE && **t < back).count() as u64;
+        let expected = (back.min(opened + 5 * MINUTE) - opened) / (15 * SECOND);
+        assert!(
+            early <= expected && early + 2 >= expected * 15 / 18,
+            "{early} trials rounds, expected about {expected}"
+        );
+        if outage > 10 * MINUTE {
+            let late = half_opens.iter().filter(|t| **t > opened + 10 * MINUTE && **t < back).count() as u64;
+            assert!(late <= (back - opened - 10 * MINUTE) / MINUTE, "{late} trial rounds after the first 10 minutes");
+        }
+        let during = sim.requests_between(opened + 1, back);
+        assert!(during as u64 <= 3 * half_opens.len() as u64, "{during} requests reached the hung server");
+
+        // It closes within 30 s of the server's return: the next trial round (at
+        // most 18 s early on, 72 s later) and three good trials 2 s apart.
+        let closed = sim.times_entered("api", Closed).into_iter().find(|t| *t > back).expect("closed again");
+        let bound = if outage > 10 * MINUTE { 80 * SECOND } else { 30 * SECOND };
+        assert!(closed - back <= bound, "closed {} s after the server came back", (closed - back) / SECOND);
     }
 }

@@ -411,6 +411,14 @@ impl Breaker {
         }
     }
 
+    /// While open, stays open until `until` (its open time set by the caller:
+    /// for a service without probes, the probe schedule's).
+    pub fn hold_open_until(&mut self, until: Millis) {
+        if self.state == BreakerState::Open {
+            self.open_until = until;
+        }
+    }
+
     /// Pushes `open_until` out to `now + retry_after_ms` (capped at `max_open_ms`)
     /// when that is later.
     fn extend(&mut self, now: Millis, retry_after_ms: Option<Millis>) {

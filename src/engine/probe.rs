@@ -221,6 +221,33 @@ impl ProbeSchedule {
         self.prober = prober;
     }
 
+    /// When the next probe is due, whatever the client's state (`None` while
+    /// inactive or in flight).
+    pub fn due_at(&self) -> Option<Millis> {
+        self.due.filter(|_| self.active && !self.in_flight)
+    }
+
+    /// For a service without a probe URL, its half-open trial is the probe: one
+    /// went out (the breaker went half-open).
+    pub fn trial_sent(&mut self, now: Millis) {
+        if self.active {
+            self.in_flight = true;
+            self.due = None;
+            self.last_sent = Some(now);
+        }
+    }
+
+    /// That trial failed: the next waits as the next probe would (the hold,
+    /// then backoff). Returns when it is due; `None` while inactive.
+    pub fn trial_failed(&mut self, now: Millis) -> Option<Millis> {
+        if !self.active {
+            return None;
+        }
+        self.in_flight = true;
+        let _ = self.record(now, false);
+        self.due_at()
+    }
+
     /// Another tab (the prober) sent a probe at `now`: if this tab takes over, its
     /// first probe keeps the least spacing from that one (one per origin).
     pub fn note_sent(&mut self, now: Millis) {

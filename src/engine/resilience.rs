@@ -538,7 +538,7 @@ impl Engine {
             .filter(|r| !r.slow_signalled)
             .filter_map(|r| r.attempt_started.map(|t| t.saturating_add(slow_ms)))
             .min();
-        let probes = self.services.iter().filter_map(|s| s.probes.next_due()).min();
+        let probes = self.services.iter().filter(|s| s.probe_url.is_some()).filter_map(|s| s.probes.next_due()).min();
         let breakers = self.services.iter().filter_map(|s| s.breaker.next_deadline()).min();
         let reports = self.reporter.as_ref().and_then(Reporter::poll_timeout);
         [slow, probes, breakers, reports].into_iter().flatten().min()
@@ -920,6 +920,24 @@ impl Engine {
             return;
         };
         match t.to {
+            BreakerState::Open if s.probe_url.is_none() => {
+                // Without a probe URL the half-open trial is the probe: the breaker
+                // stays open as long as the probe schedule would wait (15 s for the
+                // first 5 minutes, then backing off), not its own doubling open time.
+                let retry_at = retry_after_ms.map(|d| now.saturating_add(d));
+                let due = match (t.from, s.probes.is_active()) {
+                    (BreakerState::HalfOpen, true) => s.probes.trial_failed(now),
+                    _ => {
+                        s.probes.start(now, Rng::new(seed), retry_at);
+                        s.probes.due_at()
+                    }
+                };
+                if let Some(due) = due {
+                    s.breaker.hold_open_until(due.max(retry_at.unwrap_or(0)));
+                }
+            }
+            // The episode's schedule goes on through the trial.
+            BreakerState::HalfOpen if s.probe_url.is_none() => s.probes.trial_sent(now),
             BreakerState::Open => {
                 // A failed trial means the probes were too optimistic: wait for the
                 // breaker's open time, which grows with each reopen, before probing.

@@ -18,6 +18,7 @@ export interface BreakerConfig {
   minimumRequests?: number;
   windowBuckets?: number;
   bucketMs?: number;
+  /** How long a probed service waits after a failed trial (× openBackoffFactor per reopen, ≤ maxOpenMs). */
   openMs?: number;
   openBackoffFactor?: number;
   maxOpenMs?: number;
@@ -32,7 +33,7 @@ export interface ServiceConfig {
   name: string;
   /** Substrings of the URL that route a request to this service. */
   match: string[];
-  /** A deep health endpoint; without one, the breaker recovers on a timer. */
+  /** A deep health endpoint; without one, its half-open trials are its probes, on the probe schedule. */
   probeUrl?: string | null;
   breaker?: BreakerConfig;
 }
