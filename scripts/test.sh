@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every test: set-up, the engine's native tests (unit, scenario, property), lints,
+# a short fuzzing run,
 # the fault server's own tests, the package build, its types and size, the package
 # and end-to-end tests (the demo page), then the browser tests in headless Chromium against a fault server started here and
 # stopped on exit, pass or fail.
@@ -24,10 +25,15 @@ cargo test --lib --tests 2>&1 | tee "$logs/native"
 
 echo "[test] formatting"
 cargo fmt --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
 
 echo "[test] clippy (the engine denies unwrap/expect/indexing/panic)"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --lib --test browser --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
+echo "[test] fuzzing, 10 s per target (npm run fuzz: 120 s)"
+bash scripts/fuzz.sh 10 | tee "$logs/fuzz"
 
 echo "[test] fault server"
 node --test www/ 2>&1 | tee "$logs/server"
@@ -62,4 +68,4 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
 node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-echo "tests: native $(sum "$logs/native"); browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); players $(node_sum "$logs/players"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"
+echo "tests: native $(sum "$logs/native"); fuzz $(grep -c 'no crash' "$logs/fuzz") targets clean; browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); players $(node_sum "$logs/players"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"

@@ -75,6 +75,59 @@ test('an invalid config rejects ready, every fetch and validateConfig with a CON
   });
 });
 
+test('300 random configs through createResilience never trap the wasm: each starts or is a CONFIG error', async () => {
+  const result = await inPage('random-configs', `
+    // A seeded generator: the same configs every run.
+    let seed = 0x2545f491;
+    const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = (list) => list[Math.floor(next() * list.length)];
+    const numbers = [0, -1, 1, 0.5, 3, 100, 1e4, 6e4, 1e9, 2 ** 53, 1e300, NaN, Infinity, -Infinity, -0];
+    const leaf = () => pick([() => pick(numbers), () => pick(['', 'GET', 'open', '/api/v1/', 'x'.repeat(300)]), () => next() < 0.5, () => null, () => undefined, () => [], () => ({})])();
+    // Valid field names at every depth, with values of any type: the reader's paths.
+    const shape = {
+      enabled: 1, secrets: 1, services: { name: 1, match: 1, probeUrl: 1, breaker: { failureThreshold: 1, errorRateThreshold: 1, minimumRequests: 1, windowBuckets: 1, bucketMs: 1, openMs: 1, openBackoffFactor: 1, maxOpenMs: 1, halfOpenMaxTrials: 1, successThreshold: 1, slowCallsAreFailures: 1 } },
+      timeouts: { metadataMs: 1, thumbnailMs: 1, videoMs: 1, transcodeMs: 1, slowMs: 1 },
+      retry: { maxAttempts: 1, statuses: 1, methods: 1, retryTimeouts: 1, retryNetworkErrors: 1, jitter: 1, initialDelayMs: 1, maxDelayMs: 1, factor: 1, deadlineMs: 1, maxRetryAfterMs: 1 },
+      budget: { ratio: 1, minPerSecond: 1, windowMs: 1 },
+      probe: { initialDelayMs: 1, maxDelayMs: 1, factor: 1, holdMs: 1, jitter: 1, successThreshold: 1, timeoutMs: 1 },
+      notices: { durationMs: 1, messages: 1 }, playback: { stallMs: 1, sourceRetries: 1, thumbnailStepMs: 1, resume: 1 },
+      persistence: { enabled: 1, key: 1, maxAgeMs: 1 }, report: { url: 1, pageId: 1, maxPerMinute: 1 }, classes: { match: 1, class: 1 },
+    };
+    const build = (fields) => {
+      const out = {};
+      for (const [key, sub] of Object.entries(fields)) {
+        if (next() < 0.85) continue;
+        out[key] = typeof sub === 'object' && next() < 0.8
+          ? (['services', 'classes'].includes(key) ? [build(sub), build(sub)].slice(0, 1 + Math.floor(next() * 2)) : build(sub))
+          : leaf();
+      }
+      return out;
+    };
+    const outcomes = { started: 0, config: 0, other: [] };
+    for (let i = 0; i < 300; i++) {
+      const config = { ...build(shape), enabled: true, persistence: { enabled: false } };
+      const r = api.createResilience(config);
+      try {
+        await r.ready;
+        outcomes.started++;
+      } catch (e) {
+        if (e.code === 'CONFIG' && e.field) outcomes.config++;
+        else outcomes.other.push(String(e && (e.stack || e.message || e)));
+      }
+      r.dispose();
+    }
+    // A trap would have poisoned the module: it still starts and fetches.
+    const r = api.createResilience({ enabled: true, persistence: { enabled: false } });
+    await r.ready;
+    const status = (await r.fetch(base + '/api/v1/play/1')).status;
+    r.dispose();
+    return { ...outcomes, status };`);
+  assert.deepEqual(result.other, [], 'only CONFIG errors');
+  assert.equal(result.started + result.config, 300);
+  assert.ok(result.started > 10 && result.config > 10, `both kinds seen: ${result.started} started, ${result.config} refused`);
+  assert.equal(result.status, 200);
+});
+
 test('on() takes exactly the running module\'s event names, before the start too', async () => {
   const result = await inPage('events', `
     const glue = await import('/pkg/player_resilience.js');
