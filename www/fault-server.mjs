@@ -1,7 +1,10 @@
 // A local stand-in for the backend proxy in front of Plex that fails on demand.
 // It serves the proxy's URL shapes (video with Range, transcode playlist, PNG
 // thumbnails and posters, metadata, identity) and, per session and per route,
-// answers healthy, hangs, stalls, returns 5xx / 429, resets the connection...
+// answers healthy, hangs, stalls, returns 5xx / 429, resets the connection, refuses
+// to read a file (`not-found`: 404; `source-unreadable`: the proxy's 503 with
+// `{"error":"source-unreadable"}`), serves a video with its final bytes missing
+// (`truncated`, `missingBytes=N`: a file whose trailing fragment is empty)...
 // Browser tests use a session each (`/s/{session}/...`); a control API under
 // `/__fault/` switches the faults and reports counts and a request log.
 //
@@ -107,12 +110,14 @@ const ROUTES = [
 ];
 const ROUTE_NAMES = [...new Set(ROUTES.map((r) => r.name))];
 
-async function serveVideo({ match, headers }) {
+// `missingBytes` (the `truncated` fault): the file is served without its final bytes.
+async function serveVideo({ match, headers, missingBytes = 0 }) {
   const id = match[1];
   const headersOut = { 'Content-Type': 'video/webm', 'Accept-Ranges': 'bytes' };
-  if (id.startsWith(GENERATED_PREFIX)) return rangeReply(generatedVideo(id), headers.range, headersOut);
+  const cut = (bytes) => bytes.subarray(0, Math.max(0, bytes.length - missingBytes));
+  if (id.startsWith(GENERATED_PREFIX)) return rangeReply(cut(generatedVideo(id)), headers.range, headersOut);
   const clip = (await readClip(id)) ?? (await readClip(DEFAULT_CLIP));
-  const reply = rangeReply(clip.bytes, headers.range, headersOut);
+  const reply = rangeReply(cut(clip.bytes), headers.range, headersOut);
   reply.clipBytesPerSecond = clip.bytesPerSecond; // paced (see streamBody)
   return reply;
 }
@@ -383,7 +388,26 @@ function hsl(h, s, l) {
 // to the mode: keep sending (the default), `stall` (stop sending for good, the
 // connection left open: a hung server) or `reset` (the connection is reset: a
 // server that died or a proxy that gave up on it).
+// `body` replaces the canned error's JSON body; `truncate` serves the video route's
+// file with its final bytes missing (see below).
 // `flapping` is resolved to healthy or its flapMode before this table is used.
+//
+// A file the server cannot read, as the reference frontend's proxy answers it:
+// `not-found` is a 404 (the file is gone), `source-unreadable` the proxy's 503
+// with `Content-Type: application/json` and the body `{"error":"source-unreadable"}`
+// (its storage refuses to read the file: not a dead server). Bodies in flight are
+// reset under both (the reads behind them fail).
+//
+// `truncated` (video route; other routes answer normally) serves the file with its
+// final `missingBytes` bytes missing (default 1024), as a file whose trailing
+// fragment is empty: a shorter file (its length, Content-Length and Content-Range
+// agree) whose header still gives the whole clip's duration. For workout.webm
+// (Cues, 582 B, at the end; 12 fps, ~230 B a frame) the default leaves the video
+// data up to ~119.8 s of its 120 s; 11832 drops the last 4 s cluster too. Bodies
+// in flight go on as they started. Measured in headless Chromium (see
+// tests/e2e/outage.test.mjs): it plays such a file to its last frame, then its
+// currentTime jumps to the duration and it fires `ended` itself; without the Cues
+// a seek scans the data, so it waits for the bytes before the target.
 
 const FAULTS = {
   healthy: {},
@@ -397,8 +421,12 @@ const FAULTS = {
   'retry-after': { status: 503, retryAfter: true, inflight: 'reset' },
   reset: { deliver: 'reset', inflight: 'reset' },
   empty: { deliver: 'empty', inflight: 'reset' },
+  'not-found': { status: 404, inflight: 'reset' },
+  'source-unreadable': { status: 503, body: { error: 'source-unreadable' }, inflight: 'reset' },
+  truncated: { truncate: true },
   flapping: {},
 };
+const DEFAULT_MISSING_BYTES = 1024;
 const MODES = Object.keys(FAULTS);
 const HEALTHY = Object.freeze({ mode: 'healthy' });
 
@@ -561,9 +589,10 @@ export function createFaultHandler() {
       return;
     }
 
+    const missingBytes = spec.truncate ? fault.missingBytes : 0;
     let reply = spec.status
-      ? jsonReply(spec.status, { error: http.STATUS_CODES[spec.status], fault: mode })
-      : await route.handle({ match, query: url.searchParams, headers: req.headers, prefix, session });
+      ? jsonReply(spec.status, spec.body ?? { error: http.STATUS_CODES[spec.status], fault: mode })
+      : await route.handle({ match, query: url.searchParams, headers: req.headers, prefix, session, missingBytes });
     if (spec.deliver === 'empty') reply = { status: 200, headers: { 'Content-Type': reply.headers['Content-Type'] }, body: Buffer.alloc(0) };
     if (spec.retryAfter) reply.headers['Retry-After'] = fault.retryAfter;
     if (mode !== 'healthy') reply.headers['X-Fault-Mode'] = mode;
@@ -784,6 +813,7 @@ function parseFault(p) {
   }
   const applied = FAULTS[fault.flapMode ?? p.mode];
   if ('delayMs' in applied) fault.delayMs = intParam(p, 'delayMs', 0) ?? applied.delayMs;
+  if (applied.truncate) fault.missingBytes = intParam(p, 'missingBytes', 0) ?? DEFAULT_MISSING_BYTES;
   if (applied.retryAfter) {
     fault.retryAfter = p.retryAfter ?? '1';
     if (!/^[\x20-\x7e]{1,100}$/.test(fault.retryAfter)) throw badParam('retryAfter', 'retryAfter must be 1-100 printable ASCII characters');

@@ -632,6 +632,61 @@ test('too-many and retry-after carry Retry-After (seconds or HTTP date)', async 
   assert.equal(later.headers['x-fault-mode'], 'retry-after');
 });
 
+test('not-found and source-unreadable: 404, and the proxy\'s 503 {"error":"source-unreadable"}; bodies in flight reset', async () => {
+  const s = newSession();
+  const video = `/s/${s}/api/v1/proxy/plex/stream/101`;
+  await setFault(s, 'video', 'not-found');
+  const gone = await get(video, { headers: { Range: 'bytes=0-1' } });
+  assert.equal(gone.status, 404);
+  assert.equal(gone.headers['x-fault-mode'], 'not-found');
+  await setFault(s, 'video', 'source-unreadable');
+  const unreadable = await get(video, { headers: { Range: 'bytes=0-1' } });
+  assert.equal(unreadable.status, 503);
+  assert.equal(unreadable.headers['content-type'], 'application/json');
+  assert.equal(unreadable.body.toString(), '{"error":"source-unreadable"}');
+  assert.equal(unreadable.headers['retry-after'], undefined);
+
+  await json(`/__fault/pace?session=${s}&rateBps=20000&burstBytes=4096&leadMs=0`);
+  for (const mode of ['not-found', 'source-unreadable']) {
+    await setFault(s, 'video', 'healthy');
+    const st = openStream(video);
+    await st.responded;
+    await sleep(150);
+    await setFault(s, 'video', mode);
+    await st.closed;
+    assert.equal(st.ended, false, mode);
+    assert.match(String(st.error?.code ?? st.error), /ECONNRESET|aborted/, mode);
+  }
+  assert.deepEqual((await json(`/__fault/log?session=${s}`)).map((e) => [e.status, e.cut ?? null]),
+    [[404, null], [503, null], [200, 'reset'], [200, 'reset']]);
+});
+
+test('truncated: the clip without its final missingBytes bytes, a shorter file whose lengths and ranges agree', async () => {
+  const s = newSession();
+  const video = `/s/${s}/api/v1/proxy/plex/stream/101`;
+  await json(`/__fault/pace?session=${s}&rateBps=0&leadMs=0`);
+  const state = await setFault(s, 'video', 'truncated');
+  assert.deepEqual(state.routes.video, { mode: 'truncated', missingBytes: 1024 });
+  const whole = await get(video);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers['content-length'], String(CLIP.length - 1024));
+  assert.deepEqual(whole.body, CLIP.subarray(0, CLIP.length - 1024));
+
+  await setFault(s, 'video', 'truncated', '&missingBytes=11832');
+  const kept = CLIP.length - 11832;
+  const tail = await get(video, { headers: { Range: `bytes=${kept - 100}-` } });
+  assert.equal(tail.status, 206);
+  assert.equal(tail.headers['content-range'], `bytes ${kept - 100}-${kept - 1}/${kept}`);
+  assert.deepEqual(tail.body, CLIP.subarray(kept - 100, kept));
+  assert.equal((await get(video, { headers: { Range: `bytes=${kept}-` } })).status, 416, 'nothing past the cut');
+  // Other routes answer as usual, and the mode checks its parameter.
+  await setFault(s, 'identity', 'truncated');
+  assert.equal((await get(`/s/${s}/api/v1/proxy/plex/identity`)).status, 200);
+  const bad = await get(`/__fault/set?session=${s}&route=video&mode=truncated&missingBytes=-1`);
+  assert.equal(bad.status, 400);
+  assert.equal(JSON.parse(bad.body).parameter, 'missingBytes');
+});
+
 test('reset destroys the connection without a response', async () => {
   const s = newSession();
   await setFault(s, 'video', 'reset');

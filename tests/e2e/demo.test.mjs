@@ -17,26 +17,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startDemoServer } from '../../www/demo-server.mjs';
 import { launchChromium } from '../support.mjs';
-import { eventsOf, incident, incidentTimings, now, PLEX_ROUTES, playsAgain, until, videoState } from './page.mjs';
+import { eventsOf, incident, incidentTimings, now, openDemo as open, PLEX_ROUTES, playsAgain, until, videoState } from './page.mjs';
 
 const OUT = new URL('../../test-output/', import.meta.url);
-
-// Fast enough for tests, same policy shape as the defaults: probes every 0.5-1 s,
-// a breaker that rests 1-4 s after a failed trial, a thumbnail every 2 s.
-const config = (session) => ({
-  probe: { initialDelayMs: 500, maxDelayMs: 1000, successThreshold: 1, jitter: false },
-  playback: { thumbnailStepMs: 2000 },
-  persistence: { enabled: false },
-  services: [
-    {
-      name: 'plex',
-      match: ['/api/v1/proxy/plex/', '/api/v1/display/plex/'],
-      probeUrl: `/s/${session}/api/v1/proxy/plex/identity`,
-      breaker: { failureThreshold: 3, openMs: 1000, maxOpenMs: 4000, successThreshold: 2 },
-    },
-    { name: 'api', match: ['/api/v1/'] },
-  ],
-});
 
 let server;
 let base; // the server's origin, no trailing slash
@@ -54,60 +37,8 @@ after(async () => {
   await server?.close();
 });
 
-let sessions = 0;
-
-/** A fresh page on the demo with its own fault session; `defaults` leaves the config the demo's own. */
-async function openDemo(t, { query = '', defaults = false } = {}) {
-  const session = `e2e-${process.pid}-${++sessions}`;
-  const control = (action, params = {}) => {
-    const q = new URLSearchParams({ session, ...params });
-    return fetch(`${base}/__fault/${action}?${q}`).then((r) => r.json());
-  };
-  await control('reset');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => context.close());
-  await context.addInitScript(trackTimers);
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  t.after(() => assert.deepEqual(errors, [], 'no uncaught errors in the page'));
-  const overrides = defaults ? '' : `&config=${encodeURIComponent(JSON.stringify(config(session)))}`;
-  const url = `${base}/?session=${session}${overrides}${query}`;
-  await page.goto(url);
-  await page.waitForFunction(() => window.demo?.video, null, { timeout: 10_000 });
-  // The workout starts from a click: a user gesture, the video with sound, under
-  // Chromium's default autoplay policy.
-  await page.click('#start');
-  return { page, session, control };
-}
-
-/** Runs in the page before its scripts: counts live intervals and timeouts. */
-function trackTimers() {
-  const live = { intervals: new Set(), timeouts: new Set() };
-  const { setInterval: si, clearInterval: ci, setTimeout: st, clearTimeout: ct } = window;
-  window.setInterval = (...a) => {
-    const id = si(...a);
-    live.intervals.add(id);
-    return id;
-  };
-  window.clearInterval = (id) => {
-    live.intervals.delete(id);
-    ci(id);
-  };
-  window.setTimeout = (f, ...a) => {
-    const id = st((...x) => {
-      live.timeouts.delete(id);
-      typeof f === 'function' ? f(...x) : undefined;
-    }, ...a);
-    live.timeouts.add(id);
-    return id;
-  };
-  window.clearTimeout = (id) => {
-    live.timeouts.delete(id);
-    ct(id);
-  };
-  window.__timers = live;
-}
+/** A fresh page on the demo with its own fault session (see page.mjs `openDemo`). */
+const openDemo = (t, options) => open(t, { browser, base, ...options });
 
 /** The video has played at least `seconds` and thumbnails ahead are cached. */
 async function playingWithCache(page, control, seconds = 2) {

@@ -1,8 +1,88 @@
 // The demo page seen from outside, for the end-to-end tests and the default-config
-// incident measurement (bench/default-incident.mjs): polls with deadlines, the
-// page's state and events, and the incident driven as a person lives it.
+// incident measurement (bench/default-incident.mjs): the demo opened with the
+// tests' config, polls with deadlines, the page's state and events, and the
+// incident driven as a person lives it.
 
 import assert from 'node:assert/strict';
+
+// Fast enough for tests, same policy shape as the defaults: probes every 0.5-1 s,
+// a breaker that rests 1-4 s after a failed trial, a thumbnail every 2 s.
+export const config = (session) => ({
+  probe: { initialDelayMs: 500, maxDelayMs: 1000, successThreshold: 1, jitter: false },
+  playback: { thumbnailStepMs: 2000 },
+  persistence: { enabled: false },
+  services: [
+    {
+      name: 'plex',
+      match: ['/api/v1/proxy/plex/', '/api/v1/display/plex/'],
+      probeUrl: `/s/${session}/api/v1/proxy/plex/identity`,
+      breaker: { failureThreshold: 3, openMs: 1000, maxOpenMs: 4000, successThreshold: 2 },
+    },
+    { name: 'api', match: ['/api/v1/'] },
+  ],
+});
+
+let sessions = 0;
+
+/**
+ * A fresh page on the demo (served at `base` by www/demo-server.mjs) in its own
+ * browser context with its own fault session, closed after the test `t`; an
+ * uncaught page error fails the test. `defaults` leaves the config the demo's own;
+ * `setup(control)` runs on the fresh fault session before the page loads (faults
+ * or pacing the first requests meet). The workout starts from a click on the
+ * start button: a user gesture, the video with sound, under Chromium's default
+ * autoplay policy. Resolves { page, session, control }; `control(action, params)`
+ * calls the fault server's control API for this session.
+ */
+export async function openDemo(t, { browser, base, query = '', defaults = false, setup } = {}) {
+  const session = `e2e-${process.pid}-${++sessions}`;
+  const control = (action, params = {}) => {
+    const q = new URLSearchParams({ session, ...params });
+    return fetch(`${base}/__fault/${action}?${q}`).then((r) => r.json());
+  };
+  await control('reset');
+  await setup?.(control);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  await context.addInitScript(trackTimers);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  t.after(() => assert.deepEqual(errors, [], 'no uncaught errors in the page'));
+  const overrides = defaults ? '' : `&config=${encodeURIComponent(JSON.stringify(config(session)))}`;
+  await page.goto(`${base}/?session=${session}${overrides}${query}`);
+  await page.waitForFunction(() => window.demo?.video, null, { timeout: 10_000 });
+  await page.click('#start');
+  return { page, session, control };
+}
+
+/** Runs in the page before its scripts: counts live intervals and timeouts (window.__timers). */
+export function trackTimers() {
+  const live = { intervals: new Set(), timeouts: new Set() };
+  const { setInterval: si, clearInterval: ci, setTimeout: st, clearTimeout: ct } = window;
+  window.setInterval = (...a) => {
+    const id = si(...a);
+    live.intervals.add(id);
+    return id;
+  };
+  window.clearInterval = (id) => {
+    live.intervals.delete(id);
+    ci(id);
+  };
+  window.setTimeout = (f, ...a) => {
+    const id = st((...x) => {
+      live.timeouts.delete(id);
+      typeof f === 'function' ? f(...x) : undefined;
+    }, ...a);
+    live.timeouts.add(id);
+    return id;
+  };
+  window.clearTimeout = (id) => {
+    live.timeouts.delete(id);
+    ct(id);
+  };
+  window.__timers = live;
+}
 
 /** The page's clock (ms). */
 export const now = (page) => page.evaluate(() => performance.now());
