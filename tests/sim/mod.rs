@@ -4,16 +4,22 @@
 //! logs every request that reached the server and every event.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cockatiel;
+pub mod fleet;
 pub mod json;
+pub mod naive;
+pub mod policy;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::{Notice, NoticeKind};
-use player_resilience::engine::resilience::{Engine, Event, Failure, Next, Report, RequestId, Start};
+use player_resilience::engine::resilience::{Attempt, Engine, Event, Failure, Report, RequestId};
 use player_resilience::engine::Millis;
+use policy::{Policy, Step};
 
 /// What the server does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +54,9 @@ pub enum Ended {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Issue { method: String, url: String },
+    Issue { method: String, url: Rc<str> },
+    /// Issues `url`, then again every `period` ms while before `to`.
+    Repeat { url: Rc<str>, period: Millis, to: Millis },
     Complete { id: RequestId, outcome: Outcome, retry_after: Option<String> },
     Resume { id: RequestId },
     ProbeDone { service: usize, outcome: Outcome },
@@ -62,8 +70,9 @@ pub const FAST_MS: Millis = 20;
 /// The scripted server: given the time and the URL, what it does.
 type Server = Box<dyn FnMut(Millis, &str) -> Reply>;
 
-pub struct Sim {
-    pub engine: Engine,
+/// The simulation of one player; `P` is its policy, this package's engine by default.
+pub struct Sim<P = Engine> {
+    pub engine: P,
     pub now: Millis,
     server: Server,
     queue: BTreeMap<(Millis, u64), Action>,
@@ -72,13 +81,27 @@ pub struct Sim {
     pub events: Vec<(Millis, Event)>,
     pub ended: Vec<(Millis, String, Ended)>,
     pub online: bool,
-    urls: HashMap<RequestId, String>,
+    urls: policy::ById<Rc<str>>,
+    /// Whether [`Sim::hits`] is kept (a large fleet counts at its server instead).
+    pub log_hits: bool,
 }
 
 impl Sim {
     pub fn new(config: Config, seed: u64, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
+        Sim::with_policy(Engine::new(config, seed, 0), server)
+    }
+
+    /// The default config, enabled.
+    pub fn config() -> Config {
+        Config { enabled: true, ..Config::default() }
+    }
+}
+
+impl<P: Policy> Sim<P> {
+    /// A player driven by `policy` (an engine or another client's model).
+    pub fn with_policy(policy: P, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
         Self {
-            engine: Engine::new(config, seed, 0),
+            engine: policy,
             now: 0,
             server: Box::new(server),
             queue: BTreeMap::new(),
@@ -87,13 +110,9 @@ impl Sim {
             events: Vec::new(),
             ended: Vec::new(),
             online: true,
-            urls: HashMap::new(),
+            urls: Default::default(),
+            log_hits: true,
         }
-    }
-
-    /// The default config, enabled.
-    pub fn config() -> Config {
-        Config { enabled: true, ..Config::default() }
     }
 
     fn at(&mut self, t: Millis, action: Action) {
@@ -115,18 +134,27 @@ impl Sim {
         }
     }
 
+    /// Like [`Sim::every`], but schedules one request at a time (constant memory
+    /// for long runs and large fleets).
+    pub fn repeat(&mut self, from: Millis, to: Millis, period: Millis, url: &str) {
+        if from < to {
+            self.at(from, Action::Repeat { url: url.into(), period, to });
+        }
+    }
+
+    /// When the next action or engine deadline is due, if any.
+    pub fn next_time(&self) -> Option<Millis> {
+        let next_action = self.queue.keys().next().map(|k| k.0);
+        let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
+        [next_action, next_deadline].into_iter().flatten().min()
+    }
+
     /// Runs every action and engine deadline up to and including `t`.
     pub fn run_until(&mut self, t: Millis) {
         loop {
             let next_action = self.queue.keys().next().map(|k| k.0);
             let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
-            let next = match (next_action, next_deadline) {
-                (Some(a), Some(d)) => a.min(d),
-                (a, d) => match a.or(d) {
-                    Some(x) => x,
-                    None => break,
-                },
-            };
+            let Some(next) = next_action.into_iter().chain(next_deadline).min() else { break };
             if next > t {
                 break;
             }
@@ -163,40 +191,65 @@ impl Sim {
 
     fn perform(&mut self, action: Action) {
         match action {
-            Action::Issue { method, url } => match self.engine.begin(self.now, &method, &url) {
-                Start::PassThrough => self.ended.push((self.now, url, Ended::PassedThrough)),
-                start => self.start(start, &url),
-            },
+            Action::Issue { method, url } => self.issue(&method, url),
+            Action::Repeat { url, period, to } => {
+                if self.now + period < to {
+                    self.at(self.now + period, Action::Repeat { url: url.clone(), period, to });
+                }
+                self.issue("GET", url);
+            }
             Action::Resume { id } => {
-                let url = self.url_of(id);
-                let start = self.engine.resume(self.now, id);
-                self.start(start, &url);
+                let step = self.engine.resume(self.now, id);
+                self.step(id, step, None);
             }
             Action::Complete { id, outcome, retry_after } => {
                 let wall = WALL_START_MS + self.now;
                 let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall };
-                let url = self.url_of(id);
-                match self.engine.finish(self.now, id, report) {
-                    Next::Deliver => self.ended.push((self.now, url, Ended::Delivered(outcome.status().unwrap_or(0)))),
-                    Next::RetryAfter { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id }),
-                    Next::Fail(f) => self.ended.push((self.now, url, Ended::Failed(f))),
-                }
+                let step = self.engine.finish(self.now, id, report);
+                self.step(id, step, outcome.status());
             }
             Action::ProbeDone { service, outcome } => self.engine.probe_result(self.now, service, outcome),
         }
     }
 
-    fn start(&mut self, start: Start, url: &str) {
-        match start {
-            Start::Send(attempt) => {
-                let state = self.engine.state(attempt.service).unwrap();
-                self.remember(attempt.id, url);
-                let (delay, outcome, retry_after) = self.serve(url, false, state, attempt.timeout_ms);
-                self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
+    fn issue(&mut self, method: &str, url: Rc<str>) {
+        match self.engine.begin(self.now, method, &url) {
+            Step::Send(attempt) => {
+                self.urls.insert(attempt.id, url);
+                self.send(attempt);
             }
-            Start::Fail(f) => self.ended.push((self.now, url.into(), Ended::Failed(f))),
-            Start::PassThrough => self.ended.push((self.now, url.into(), Ended::PassedThrough)),
+            Step::PassThrough => self.ended.push((self.now, url.to_string(), Ended::PassedThrough)),
+            Step::Fail(f) => self.ended.push((self.now, url.to_string(), Ended::Failed(f))),
+            Step::Wait { id, delay_ms } => {
+                self.urls.insert(id, url);
+                self.at(self.now + delay_ms, Action::Resume { id });
+            }
+            Step::Deliver => self.ended.push((self.now, url.to_string(), Ended::Delivered(0))),
         }
+    }
+
+    /// Acts on request `id`'s next step; `status` is its last attempt's, if any.
+    fn step(&mut self, id: RequestId, step: Step, status: Option<u16>) {
+        match step {
+            Step::Send(attempt) => self.send(attempt),
+            Step::Wait { id, delay_ms } => self.at(self.now + delay_ms, Action::Resume { id }),
+            Step::Deliver => {
+                let url = self.urls.remove(&id).map(|u| u.to_string()).unwrap_or_default();
+                self.ended.push((self.now, url, Ended::Delivered(status.unwrap_or(0))));
+            }
+            Step::Fail(f) => {
+                let url = self.urls.remove(&id).map(|u| u.to_string()).unwrap_or_default();
+                self.ended.push((self.now, url, Ended::Failed(f)));
+            }
+            Step::PassThrough => {}
+        }
+    }
+
+    fn send(&mut self, attempt: Attempt) {
+        let state = self.engine.state(attempt.service).unwrap();
+        let url = self.urls.get(&attempt.id).cloned().unwrap_or_else(|| "".into());
+        let (delay, outcome, retry_after) = self.serve(&url, false, state, attempt.timeout_ms);
+        self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
     }
 
     /// Asks the scripted server, logs the hit; returns when and how it ends.
@@ -210,7 +263,9 @@ impl Sim {
         if !self.online {
             return (1, Outcome::Offline, None);
         }
-        self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
+        if self.log_hits {
+            self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
+        }
         match (self.server)(self.now, url) {
             Reply::Status(s, latency) if latency < timeout => (latency, Outcome::Status(s), None),
             Reply::Status(..) | Reply::Hang => (timeout, Outcome::Timeout, None),
@@ -231,15 +286,6 @@ impl Sim {
         while let Some(e) = self.engine.poll_event() {
             self.events.push((self.now, e));
         }
-    }
-
-    // Request URLs by id, so completions can be logged with their URL.
-    fn remember(&mut self, id: RequestId, url: &str) {
-        self.urls.insert(id, url.into());
-    }
-
-    fn url_of(&self, id: RequestId) -> String {
-        self.urls.get(&id).cloned().unwrap_or_default()
     }
 
     // ---- queries for assertions ----
