@@ -11,6 +11,7 @@ mod sim;
 
 use std::time::Instant;
 
+use player_resilience::engine::config::{Config, Jitter};
 use player_resilience::engine::resilience::Engine;
 use serde_json::{json, Value};
 use sim::cockatiel::Cockatiel;
@@ -22,9 +23,29 @@ const MODELS: [&str; 3] = ["player-resilience (defaults)", "naive (20 × 500 ms)
 
 fn run(model: usize, scenario: Scenario) -> Outcome {
     match model {
-        0 => fleet::run(scenario, |_, seed| Engine::new(Sim::config(), seed, 0)),
+        0 => package(Sim::config(), scenario),
         1 => fleet::run(scenario, |_, _| Naive::new()),
         _ => fleet::run(scenario, |_, seed| Cockatiel::new(seed)),
+    }
+}
+
+fn package(config: Config, scenario: Scenario) -> Outcome {
+    fleet::run(scenario, |_, seed| Engine::new(config.clone(), seed, 0))
+}
+
+/// Runs `jobs` two at a time (this machine's cores), in order.
+fn parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>) -> Vec<T> {
+    let mut jobs = jobs.into_iter();
+    let mut out = Vec::new();
+    loop {
+        let pair: Vec<_> = jobs.by_ref().take(2).collect();
+        if pair.is_empty() {
+            return out;
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pair.into_iter().map(|job| scope.spawn(job)).collect();
+            out.extend(handles.into_iter().map(|h| h.join().expect("a fleet run panicked")));
+        });
     }
 }
 
@@ -52,19 +73,17 @@ fn main() {
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut runs = Vec::new();
     for &players in &sizes {
-        // The three models of one size run side by side (2 cores here).
-        let outcomes: Vec<(Outcome, f64)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..MODELS.len())
-                .map(|m| {
-                    scope.spawn(move || {
-                        let started = Instant::now();
-                        let o = run(m, Scenario::standard(players));
-                        (o, started.elapsed().as_secs_f64())
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("a fleet run panicked")).collect()
-        });
+        // The three models of one size, two at a time (2 cores here).
+        let jobs: Vec<Box<dyn FnOnce() -> (Outcome, f64) + Send>> = (0..MODELS.len())
+            .map(|m| {
+                Box::new(move || {
+                    let started = Instant::now();
+                    let o = run(m, Scenario::standard(players));
+                    (o, started.elapsed().as_secs_f64())
+                }) as Box<dyn FnOnce() -> (Outcome, f64) + Send>
+            })
+            .collect();
+        let outcomes = parallel(jobs);
         for (m, (o, took)) in outcomes.iter().enumerate() {
             let back = |g: usize| format!("{} / {} / {}", secs(o.back[g][0]), secs(o.back[g][1]), secs(o.back[g][2]));
             let closed = if m == 1 {
@@ -92,16 +111,112 @@ fn main() {
             runs.push(to_json(MODELS[m], o, *took));
         }
     }
+    // How the outage's length meets the `api` breaker's doubling open time.
+    let sweep_players = 20;
+    println!("\nOutage length, {sweep_players} players (issue 12's fleet), server down at t = 60 s, capacity 1.5×: seconds after it is back until the fleet's calls succeed at ≥ 95 %, until every player's calls succeed (plex / api), and until every breaker is closed (plex / api).\n");
+    println!("| outage | player-resilience: calls ≥ 95 % ok | players back plex / api | breakers closed plex / api | cockatiel-like: calls ≥ 95 % ok | players back plex / api | breakers closed plex / api |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let outages = [30, 60, 90, 100, 120, 130, 150, 180, 240, 300];
+    let jobs: Vec<Box<dyn FnOnce() -> (Outcome, Outcome) + Send>> = outages
+        .iter()
+        .map(|&o| {
+            let f = move || {
+                let scenario = Scenario {
+                    up_ms: 60_000 + o * 1_000,
+                    end_ms: 60_000 + o * 1_000 + 600_000,
+                    ..Scenario::standard(sweep_players)
+                };
+                (run(0, scenario), run(2, scenario))
+            };
+            Box::new(f) as Box<dyn FnOnce() -> (Outcome, Outcome) + Send>
+        })
+        .collect();
+    let mut sweep = Vec::new();
+    for (&o, (p, c)) in outages.iter().zip(parallel(jobs)) {
+        let pair = |x: &Outcome| format!("{} / {}", secs(x.back[0][2]), secs(x.back[1][2]));
+        let closed = |x: &Outcome| format!("{} / {}", secs(x.breakers_closed[0]), secs(x.breakers_closed[1]));
+        println!(
+            "| {o} s | {} | {} | {} | {} | {} | {} |",
+            secs(p.calls_95),
+            pair(&p),
+            closed(&p),
+            secs(c.calls_95),
+            pair(&c),
+            closed(&c)
+        );
+        sweep.push(json!({ "outageS": o, "package": summary(&p), "cockatiel": summary(&c) }));
+    }
+
+    // What the probe jitter, the retry jitter and the retry budget each do.
+    let ablation_players = 1_000;
+    println!("\nAblation, {ablation_players} players, the standard outage: this package's defaults with one mechanism off.\n");
+    let mut variants: Vec<(&str, Config)> = vec![("defaults", Sim::config())];
+    let mut c = Sim::config();
+    c.probe.jitter = false;
+    variants.push(("probe jitter off", c));
+    let mut c = Sim::config();
+    c.retry.jitter = Jitter::None;
+    variants.push(("retry jitter off (exponential, no jitter)", c));
+    let mut c = Sim::config();
+    c.budget.ratio = 1.0;
+    c.budget.min_per_second = 100.0;
+    variants.push(("retry budget off (ratio 1, 100 / s floor)", c));
+    let mut c = Sim::config();
+    c.probe.jitter = false;
+    c.retry.jitter = Jitter::None;
+    c.budget.ratio = 1.0;
+    c.budget.min_per_second = 100.0;
+    variants.push(("all three off", c));
+    let mut ablation = Vec::new();
+    for factor in [1.5, 1.1] {
+        println!("\nCapacity {factor}× the normal rate:\n");
+        println!("| variant | outage rps mean / peak | 1st minute after: mean / peak | peak 1st 10 s | 503s 1st minute | calls ≥ 95 % ok after | players back plex / api (all) |");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        let scenario = Scenario { capacity_factor: factor, ..Scenario::standard(ablation_players) };
+        let jobs: Vec<Box<dyn FnOnce() -> Outcome + Send>> = variants
+            .iter()
+            .map(|(_, c)| {
+                let c = c.clone();
+                Box::new(move || package(c, scenario)) as Box<dyn FnOnce() -> Outcome + Send>
+            })
+            .collect();
+        for ((name, _), o) in variants.iter().zip(parallel(jobs)) {
+            println!(
+                "| {name} | {:.1} / {} | {:.1} / {} | {} | {} | {} | {} / {} |",
+                o.outage.mean,
+                o.outage.peak,
+                o.after.mean,
+                o.after.peak,
+                o.after_10s_peak,
+                o.rejected_after,
+                secs(o.calls_95),
+                secs(o.back[0][2]),
+                secs(o.back[1][2])
+            );
+            ablation.push(json!({ "capacityFactor": factor, "variant": name, "result": summary(&o) }));
+        }
+    }
+
     let scenario = json!({
         "downMs": s.down_ms, "upMs": s.up_ms, "endMs": s.end_ms, "capacityFactor": s.capacity_factor,
         "playerRps": fleet::PLAYER_RPS, "proxyTimeoutMs": fleet::PROXY_TIMEOUT_MS, "seed": s.seed,
         "urls": [fleet::METADATA, fleet::THUMBNAIL, fleet::VIDEO],
     });
-    let out = json!({ "scenario": scenario, "runs": runs });
+    let out = json!({ "scenario": scenario, "runs": runs, "outageSweep": sweep, "ablation": ablation });
     std::fs::create_dir_all("test-output").expect("test-output/ can be created");
     std::fs::write("test-output/fleet.json", serde_json::to_string_pretty(&out).expect("JSON"))
         .expect("test-output/fleet.json can be written");
     println!("\nwrote test-output/fleet.json");
+}
+
+fn summary(o: &Outcome) -> Value {
+    let mut v = to_json("", o, 0.0);
+    if let Some(map) = v.as_object_mut() {
+        for key in ["model", "runSeconds", "arrivalsPerSecond"] {
+            map.remove(key);
+        }
+    }
+    v
 }
 
 fn to_json(model: &str, o: &Outcome, took: f64) -> Value {

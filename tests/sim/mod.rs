@@ -54,12 +54,28 @@ pub enum Ended {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Issue { method: String, url: Rc<str> },
+    Issue {
+        method: String,
+        url: Rc<str>,
+    },
     /// Issues `url`, then again every `period` ms while before `to`.
-    Repeat { url: Rc<str>, period: Millis, to: Millis },
-    Complete { id: RequestId, outcome: Outcome, retry_after: Option<String> },
-    Resume { id: RequestId },
-    ProbeDone { service: usize, outcome: Outcome },
+    Repeat {
+        url: Rc<str>,
+        period: Millis,
+        to: Millis,
+    },
+    Complete {
+        id: RequestId,
+        outcome: Outcome,
+        retry_after: Option<String>,
+    },
+    Resume {
+        id: RequestId,
+    },
+    ProbeDone {
+        service: usize,
+        outcome: Outcome,
+    },
 }
 
 /// Unix time of the simulation's start (2026-02-16T00:00:00Z), for HTTP dates.
