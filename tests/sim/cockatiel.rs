@@ -16,7 +16,7 @@
 
 use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::{Outcome, Route};
-use player_resilience::engine::resilience::{Attempt, Event, Failure, Probe, Report, RequestId};
+use player_resilience::engine::resilience::{Attempt, Event, Failure, Report, RequestId};
 use player_resilience::engine::rng::Rng;
 use player_resilience::engine::Millis;
 
@@ -183,20 +183,10 @@ impl Policy for Cockatiel {
         self.retry_or(id, failure)
     }
 
-    fn poll_timeout(&self) -> Option<Millis> {
-        None
-    }
-    fn handle_timeout(&mut self, _now: Millis) {}
-    fn poll_probe(&mut self, _now: Millis) -> Option<Probe> {
-        None
-    }
-    fn probe_result(&mut self, _now: Millis, _service: usize, _outcome: Outcome) {}
     fn poll_event(&mut self) -> Option<Event> {
         (!self.events.is_empty()).then(|| self.events.remove(0))
     }
     fn state(&self, service: usize) -> Option<BreakerState> {
         self.breakers.get(service).map(|s| s.public())
     }
-    fn set_online(&mut self, _now: Millis, _online: bool) {}
-    fn set_prober(&mut self, _now: Millis, _prober: bool) {}
 }

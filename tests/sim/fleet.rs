@@ -70,9 +70,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Down at 60 s for 2 minutes, 10 minutes after, capacity 1.5 × normal.
+    /// Down at 60 s for 2 minutes, 5 minutes after, capacity 1.5 × normal.
     pub fn standard(players: usize) -> Self {
-        Self { players, down_ms: 60_000, up_ms: 180_000, end_ms: 780_000, capacity_factor: 1.5, seed: 20260216 }
+        Self { players, down_ms: 60_000, up_ms: 180_000, end_ms: 480_000, capacity_factor: 1.5, seed: 20260216 }
     }
 
     /// The fleet's healthy request rate.

@@ -2,9 +2,8 @@
 //! "Current State"): 429 and 5xx retried up to 20 times at a flat 500 ms, a 60 s
 //! timeout, timeouts not retried, no breaker, no probes, no jitter.
 
-use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
-use player_resilience::engine::resilience::{Attempt, Event, Failure, Probe, Report, RequestId};
+use player_resilience::engine::resilience::{Attempt, Failure, Report, RequestId};
 use player_resilience::engine::Millis;
 
 use super::policy::{ById, Policy, Routes, Step};
@@ -78,21 +77,4 @@ impl Policy for Naive {
             Outcome::Aborted => Step::Fail(Failure::Aborted),
         }
     }
-
-    fn poll_timeout(&self) -> Option<Millis> {
-        None
-    }
-    fn handle_timeout(&mut self, _now: Millis) {}
-    fn poll_probe(&mut self, _now: Millis) -> Option<Probe> {
-        None
-    }
-    fn probe_result(&mut self, _now: Millis, _service: usize, _outcome: Outcome) {}
-    fn poll_event(&mut self) -> Option<Event> {
-        None
-    }
-    fn state(&self, _service: usize) -> Option<BreakerState> {
-        Some(BreakerState::Closed)
-    }
-    fn set_online(&mut self, _now: Millis, _online: bool) {}
-    fn set_prober(&mut self, _now: Millis, _prober: bool) {}
 }

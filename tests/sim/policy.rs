@@ -26,19 +26,28 @@ pub enum Step {
     Fail(Failure),
 }
 
-/// A client's resilience policy, as the simulation drives it.
+/// A client's resilience policy, as the simulation drives it. The defaults are a
+/// client without timers, probes, events or breakers.
 pub trait Policy {
     fn begin(&mut self, now: Millis, method: &str, url: &str) -> Step;
     fn resume(&mut self, now: Millis, id: RequestId) -> Step;
     fn finish(&mut self, now: Millis, id: RequestId, report: Report<'_>) -> Step;
-    fn poll_timeout(&self) -> Option<Millis>;
-    fn handle_timeout(&mut self, now: Millis);
-    fn poll_probe(&mut self, now: Millis) -> Option<Probe>;
-    fn probe_result(&mut self, now: Millis, service: usize, outcome: Outcome);
-    fn poll_event(&mut self) -> Option<Event>;
-    fn state(&self, service: usize) -> Option<BreakerState>;
-    fn set_online(&mut self, now: Millis, online: bool);
-    fn set_prober(&mut self, now: Millis, prober: bool);
+    fn poll_timeout(&self) -> Option<Millis> {
+        None
+    }
+    fn handle_timeout(&mut self, _now: Millis) {}
+    fn poll_probe(&mut self, _now: Millis) -> Option<Probe> {
+        None
+    }
+    fn probe_result(&mut self, _now: Millis, _service: usize, _outcome: Outcome) {}
+    fn poll_event(&mut self) -> Option<Event> {
+        None
+    }
+    fn state(&self, _service: usize) -> Option<BreakerState> {
+        Some(BreakerState::Closed)
+    }
+    fn set_online(&mut self, _now: Millis, _online: bool) {}
+    fn set_prober(&mut self, _now: Millis, _prober: bool) {}
 }
 
 fn from_start(start: Start) -> Step {
