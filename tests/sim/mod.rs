@@ -10,7 +10,8 @@ pub mod json;
 pub mod naive;
 pub mod policy;
 
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use player_resilience::engine::breaker::BreakerState;
@@ -66,16 +67,47 @@ enum Action {
     },
     Complete {
         id: RequestId,
+        url: Rc<str>,
         outcome: Outcome,
         retry_after: Option<String>,
     },
     Resume {
         id: RequestId,
+        url: Rc<str>,
     },
     ProbeDone {
         service: usize,
         outcome: Outcome,
     },
+}
+
+/// An action due at `at`; `seq` keeps actions due at the same time in the order
+/// they were scheduled.
+#[derive(Debug)]
+struct Queued {
+    at: Millis,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// Unix time of the simulation's start (2026-02-16T00:00:00Z), for HTTP dates.
@@ -91,13 +123,12 @@ pub struct Sim<P = Engine> {
     pub engine: P,
     pub now: Millis,
     server: Server,
-    queue: BTreeMap<(Millis, u64), Action>,
+    queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     pub hits: Vec<Hit>,
     pub events: Vec<(Millis, Event)>,
     pub ended: Vec<(Millis, String, Ended)>,
     pub online: bool,
-    urls: policy::ById<Rc<str>>,
     /// Whether [`Sim::hits`] is kept (a large fleet counts at its server instead).
     pub log_hits: bool,
 }
@@ -120,20 +151,19 @@ impl<P: Policy> Sim<P> {
             engine: policy,
             now: 0,
             server: Box::new(server),
-            queue: BTreeMap::new(),
+            queue: BinaryHeap::new(),
             seq: 0,
             hits: Vec::new(),
             events: Vec::new(),
             ended: Vec::new(),
             online: true,
-            urls: Default::default(),
             log_hits: true,
         }
     }
 
     fn at(&mut self, t: Millis, action: Action) {
         self.seq += 1;
-        self.queue.insert((t, self.seq), action);
+        self.queue.push(Reverse(Queued { at: t, seq: self.seq, action }));
     }
 
     /// The player requests `url` at time `t`.
@@ -160,7 +190,7 @@ impl<P: Policy> Sim<P> {
 
     /// When the next action or engine deadline is due, if any.
     pub fn next_time(&self) -> Option<Millis> {
-        let next_action = self.queue.keys().next().map(|k| k.0);
+        let next_action = self.queue.peek().map(|q| q.0.at);
         let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
         [next_action, next_deadline].into_iter().flatten().min()
     }
@@ -168,7 +198,7 @@ impl<P: Policy> Sim<P> {
     /// Runs every action and engine deadline up to and including `t`.
     pub fn run_until(&mut self, t: Millis) {
         loop {
-            let next_action = self.queue.keys().next().map(|k| k.0);
+            let next_action = self.queue.peek().map(|q| q.0.at);
             let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
             let Some(next) = next_action.into_iter().chain(next_deadline).min() else { break };
             if next > t {
@@ -181,9 +211,8 @@ impl<P: Policy> Sim<P> {
                 let after = self.engine.poll_timeout();
                 assert!(after.map_or(true, |d| d > self.now), "a deadline at {} ms did nothing: livelock", self.now);
             } else {
-                let key = *self.queue.keys().next().unwrap();
-                let action = self.queue.remove(&key).unwrap();
-                self.perform(action);
+                let Reverse(queued) = self.queue.pop().unwrap();
+                self.perform(queued.action);
             }
             self.pump_probes();
             self.drain_events();
@@ -214,15 +243,15 @@ impl<P: Policy> Sim<P> {
                 }
                 self.issue("GET", url);
             }
-            Action::Resume { id } => {
+            Action::Resume { id, url } => {
                 let step = self.engine.resume(self.now, id);
-                self.step(id, step, None);
+                self.step(id, url, step, None);
             }
-            Action::Complete { id, outcome, retry_after } => {
+            Action::Complete { id, url, outcome, retry_after } => {
                 let wall = WALL_START_MS + self.now;
                 let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall };
                 let step = self.engine.finish(self.now, id, report);
-                self.step(id, step, outcome.status());
+                self.step(id, url, step, outcome.status());
             }
             Action::ProbeDone { service, outcome } => self.engine.probe_result(self.now, service, outcome),
         }
@@ -230,42 +259,29 @@ impl<P: Policy> Sim<P> {
 
     fn issue(&mut self, method: &str, url: Rc<str>) {
         match self.engine.begin(self.now, method, &url) {
-            Step::Send(attempt) => {
-                self.urls.insert(attempt.id, url);
-                self.send(attempt);
-            }
+            Step::Send(attempt) => self.send(attempt, url),
             Step::PassThrough => self.ended.push((self.now, url.to_string(), Ended::PassedThrough)),
             Step::Fail(f) => self.ended.push((self.now, url.to_string(), Ended::Failed(f))),
-            Step::Wait { id, delay_ms } => {
-                self.urls.insert(id, url);
-                self.at(self.now + delay_ms, Action::Resume { id });
-            }
+            Step::Wait { id, delay_ms } => self.at(self.now + delay_ms, Action::Resume { id, url }),
             Step::Deliver => self.ended.push((self.now, url.to_string(), Ended::Delivered(0))),
         }
     }
 
     /// Acts on request `id`'s next step; `status` is its last attempt's, if any.
-    fn step(&mut self, id: RequestId, step: Step, status: Option<u16>) {
+    fn step(&mut self, id: RequestId, url: Rc<str>, step: Step, status: Option<u16>) {
         match step {
-            Step::Send(attempt) => self.send(attempt),
-            Step::Wait { id, delay_ms } => self.at(self.now + delay_ms, Action::Resume { id }),
-            Step::Deliver => {
-                let url = self.urls.remove(&id).map(|u| u.to_string()).unwrap_or_default();
-                self.ended.push((self.now, url, Ended::Delivered(status.unwrap_or(0))));
-            }
-            Step::Fail(f) => {
-                let url = self.urls.remove(&id).map(|u| u.to_string()).unwrap_or_default();
-                self.ended.push((self.now, url, Ended::Failed(f)));
-            }
+            Step::Send(attempt) => self.send(attempt, url),
+            Step::Wait { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id, url }),
+            Step::Deliver => self.ended.push((self.now, url.to_string(), Ended::Delivered(status.unwrap_or(0)))),
+            Step::Fail(f) => self.ended.push((self.now, url.to_string(), Ended::Failed(f))),
             Step::PassThrough => {}
         }
     }
 
-    fn send(&mut self, attempt: Attempt) {
+    fn send(&mut self, attempt: Attempt, url: Rc<str>) {
         let state = self.engine.state(attempt.service).unwrap();
-        let url = self.urls.get(&attempt.id).cloned().unwrap_or_else(|| "".into());
         let (delay, outcome, retry_after) = self.serve(&url, false, state, attempt.timeout_ms);
-        self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
+        self.at(self.now + delay, Action::Complete { id: attempt.id, url, outcome, retry_after });
     }
 
     /// Asks the scripted server, logs the hit; returns when and how it ends.
