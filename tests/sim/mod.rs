@@ -4,16 +4,23 @@
 //! logs every request that reached the server and every event.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cockatiel;
+pub mod fleet;
 pub mod json;
+pub mod naive;
+pub mod policy;
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::rc::Rc;
 
 use player_resilience::engine::breaker::BreakerState;
 use player_resilience::engine::classify::Outcome;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::notify::{Notice, NoticeKind};
-use player_resilience::engine::resilience::{Engine, Event, Failure, Next, Report, RequestId, Start};
+use player_resilience::engine::resilience::{Attempt, Engine, Event, Failure, Report, RequestId};
 use player_resilience::engine::Millis;
+use policy::{Policy, Step};
 
 /// What the server does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +55,59 @@ pub enum Ended {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Issue { method: String, url: String },
-    Complete { id: RequestId, outcome: Outcome, retry_after: Option<String> },
-    Resume { id: RequestId },
-    ProbeDone { service: usize, outcome: Outcome },
+    Issue {
+        method: String,
+        url: Rc<str>,
+    },
+    /// Issues `url`, then again every `period` ms while before `to`.
+    Repeat {
+        url: Rc<str>,
+        period: Millis,
+        to: Millis,
+    },
+    Complete {
+        id: RequestId,
+        url: Rc<str>,
+        outcome: Outcome,
+        retry_after: Option<String>,
+    },
+    Resume {
+        id: RequestId,
+        url: Rc<str>,
+    },
+    ProbeDone {
+        service: usize,
+        outcome: Outcome,
+    },
+}
+
+/// An action due at `at`; `seq` keeps actions due at the same time in the order
+/// they were scheduled.
+#[derive(Debug)]
+struct Queued {
+    at: Millis,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// Unix time of the simulation's start (2026-02-16T00:00:00Z), for HTTP dates.
@@ -62,43 +118,52 @@ pub const FAST_MS: Millis = 20;
 /// The scripted server: given the time and the URL, what it does.
 type Server = Box<dyn FnMut(Millis, &str) -> Reply>;
 
-pub struct Sim {
-    pub engine: Engine,
+/// The simulation of one player; `P` is its policy, this package's engine by default.
+pub struct Sim<P = Engine> {
+    pub engine: P,
     pub now: Millis,
     server: Server,
-    queue: BTreeMap<(Millis, u64), Action>,
+    queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     pub hits: Vec<Hit>,
     pub events: Vec<(Millis, Event)>,
     pub ended: Vec<(Millis, String, Ended)>,
     pub online: bool,
-    urls: HashMap<RequestId, String>,
+    /// Whether [`Sim::hits`] is kept (a large fleet counts at its server instead).
+    pub log_hits: bool,
 }
 
 impl Sim {
     pub fn new(config: Config, seed: u64, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
-        Self {
-            engine: Engine::new(config, seed, 0),
-            now: 0,
-            server: Box::new(server),
-            queue: BTreeMap::new(),
-            seq: 0,
-            hits: Vec::new(),
-            events: Vec::new(),
-            ended: Vec::new(),
-            online: true,
-            urls: HashMap::new(),
-        }
+        Sim::with_policy(Engine::new(config, seed, 0), server)
     }
 
     /// The default config, enabled.
     pub fn config() -> Config {
         Config { enabled: true, ..Config::default() }
     }
+}
+
+impl<P: Policy> Sim<P> {
+    /// A player driven by `policy` (an engine or another client's model).
+    pub fn with_policy(policy: P, server: impl FnMut(Millis, &str) -> Reply + 'static) -> Self {
+        Self {
+            engine: policy,
+            now: 0,
+            server: Box::new(server),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            hits: Vec::new(),
+            events: Vec::new(),
+            ended: Vec::new(),
+            online: true,
+            log_hits: true,
+        }
+    }
 
     fn at(&mut self, t: Millis, action: Action) {
         self.seq += 1;
-        self.queue.insert((t, self.seq), action);
+        self.queue.push(Reverse(Queued { at: t, seq: self.seq, action }));
     }
 
     /// The player requests `url` at time `t`.
@@ -115,18 +180,27 @@ impl Sim {
         }
     }
 
+    /// Like [`Sim::every`], but schedules one request at a time (constant memory
+    /// for long runs and large fleets).
+    pub fn repeat(&mut self, from: Millis, to: Millis, period: Millis, url: &str) {
+        if from < to {
+            self.at(from, Action::Repeat { url: url.into(), period, to });
+        }
+    }
+
+    /// When the next action or engine deadline is due, if any.
+    pub fn next_time(&self) -> Option<Millis> {
+        let next_action = self.queue.peek().map(|q| q.0.at);
+        let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
+        [next_action, next_deadline].into_iter().flatten().min()
+    }
+
     /// Runs every action and engine deadline up to and including `t`.
     pub fn run_until(&mut self, t: Millis) {
         loop {
-            let next_action = self.queue.keys().next().map(|k| k.0);
+            let next_action = self.queue.peek().map(|q| q.0.at);
             let next_deadline = self.engine.poll_timeout().map(|d| d.max(self.now));
-            let next = match (next_action, next_deadline) {
-                (Some(a), Some(d)) => a.min(d),
-                (a, d) => match a.or(d) {
-                    Some(x) => x,
-                    None => break,
-                },
-            };
+            let Some(next) = next_action.into_iter().chain(next_deadline).min() else { break };
             if next > t {
                 break;
             }
@@ -137,9 +211,8 @@ impl Sim {
                 let after = self.engine.poll_timeout();
                 assert!(after.map_or(true, |d| d > self.now), "a deadline at {} ms did nothing: livelock", self.now);
             } else {
-                let key = *self.queue.keys().next().unwrap();
-                let action = self.queue.remove(&key).unwrap();
-                self.perform(action);
+                let Reverse(queued) = self.queue.pop().unwrap();
+                self.perform(queued.action);
             }
             self.pump_probes();
             self.drain_events();
@@ -163,40 +236,52 @@ impl Sim {
 
     fn perform(&mut self, action: Action) {
         match action {
-            Action::Issue { method, url } => match self.engine.begin(self.now, &method, &url) {
-                Start::PassThrough => self.ended.push((self.now, url, Ended::PassedThrough)),
-                start => self.start(start, &url),
-            },
-            Action::Resume { id } => {
-                let url = self.url_of(id);
-                let start = self.engine.resume(self.now, id);
-                self.start(start, &url);
+            Action::Issue { method, url } => self.issue(&method, url),
+            Action::Repeat { url, period, to } => {
+                if self.now + period < to {
+                    self.at(self.now + period, Action::Repeat { url: url.clone(), period, to });
+                }
+                self.issue("GET", url);
             }
-            Action::Complete { id, outcome, retry_after } => {
+            Action::Resume { id, url } => {
+                let step = self.engine.resume(self.now, id);
+                self.step(id, url, step, None);
+            }
+            Action::Complete { id, url, outcome, retry_after } => {
                 let wall = WALL_START_MS + self.now;
                 let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall };
-                let url = self.url_of(id);
-                match self.engine.finish(self.now, id, report) {
-                    Next::Deliver => self.ended.push((self.now, url, Ended::Delivered(outcome.status().unwrap_or(0)))),
-                    Next::RetryAfter { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id }),
-                    Next::Fail(f) => self.ended.push((self.now, url, Ended::Failed(f))),
-                }
+                let step = self.engine.finish(self.now, id, report);
+                self.step(id, url, step, outcome.status());
             }
             Action::ProbeDone { service, outcome } => self.engine.probe_result(self.now, service, outcome),
         }
     }
 
-    fn start(&mut self, start: Start, url: &str) {
-        match start {
-            Start::Send(attempt) => {
-                let state = self.engine.state(attempt.service).unwrap();
-                self.remember(attempt.id, url);
-                let (delay, outcome, retry_after) = self.serve(url, false, state, attempt.timeout_ms);
-                self.at(self.now + delay, Action::Complete { id: attempt.id, outcome, retry_after });
-            }
-            Start::Fail(f) => self.ended.push((self.now, url.into(), Ended::Failed(f))),
-            Start::PassThrough => self.ended.push((self.now, url.into(), Ended::PassedThrough)),
+    fn issue(&mut self, method: &str, url: Rc<str>) {
+        match self.engine.begin(self.now, method, &url) {
+            Step::Send(attempt) => self.send(attempt, url),
+            Step::PassThrough => self.ended.push((self.now, url.to_string(), Ended::PassedThrough)),
+            Step::Fail(f) => self.ended.push((self.now, url.to_string(), Ended::Failed(f))),
+            Step::Wait { id, delay_ms } => self.at(self.now + delay_ms, Action::Resume { id, url }),
+            Step::Deliver => self.ended.push((self.now, url.to_string(), Ended::Delivered(0))),
         }
+    }
+
+    /// Acts on request `id`'s next step; `status` is its last attempt's, if any.
+    fn step(&mut self, id: RequestId, url: Rc<str>, step: Step, status: Option<u16>) {
+        match step {
+            Step::Send(attempt) => self.send(attempt, url),
+            Step::Wait { delay_ms, .. } => self.at(self.now + delay_ms, Action::Resume { id, url }),
+            Step::Deliver => self.ended.push((self.now, url.to_string(), Ended::Delivered(status.unwrap_or(0)))),
+            Step::Fail(f) => self.ended.push((self.now, url.to_string(), Ended::Failed(f))),
+            Step::PassThrough => {}
+        }
+    }
+
+    fn send(&mut self, attempt: Attempt, url: Rc<str>) {
+        let state = self.engine.state(attempt.service).unwrap();
+        let (delay, outcome, retry_after) = self.serve(&url, false, state, attempt.timeout_ms);
+        self.at(self.now + delay, Action::Complete { id: attempt.id, url, outcome, retry_after });
     }
 
     /// Asks the scripted server, logs the hit; returns when and how it ends.
@@ -210,7 +295,9 @@ impl Sim {
         if !self.online {
             return (1, Outcome::Offline, None);
         }
-        self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
+        if self.log_hits {
+            self.hits.push(Hit { at: self.now, url: url.into(), probe, state });
+        }
         match (self.server)(self.now, url) {
             Reply::Status(s, latency) if latency < timeout => (latency, Outcome::Status(s), None),
             Reply::Status(..) | Reply::Hang => (timeout, Outcome::Timeout, None),
@@ -231,15 +318,6 @@ impl Sim {
         while let Some(e) = self.engine.poll_event() {
             self.events.push((self.now, e));
         }
-    }
-
-    // Request URLs by id, so completions can be logged with their URL.
-    fn remember(&mut self, id: RequestId, url: &str) {
-        self.urls.insert(id, url.into());
-    }
-
-    fn url_of(&self, id: RequestId) -> String {
-        self.urls.get(&id).cloned().unwrap_or_default()
     }
 
     // ---- queries for assertions ----
