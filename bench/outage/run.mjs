@@ -19,11 +19,13 @@
 // Measured per contender, at the server (the fault server's log) and in the page:
 // requests that reached the server during the outage (probes apart), peak
 // requests per second (1 s bins, probes included) during the outage and in the
-// first 10 s after recovery, the time from the outage start to the first error or
-// notice the app sees, from recovery to the first success and to 95 % of calls
+// first 10 s after recovery, the fetches the page started during the outage (its
+// attempts, whether or not the browser's 6 connections per origin let them out),
+// the time from the outage start to the first error or notice the app sees, from recovery to the first success and to 95 % of calls
 // succeeding (the first successful call after recovery from whose start on ≥ 95 %
-// of the calls issued in the next 10 s succeed), and the calls that failed
-// without any request reaching the server (failed fast). Prints a Markdown table
+// of the calls issued in the next 10 s succeed), the calls that failed and those
+// that failed without any request reaching the server (failed fast), and the
+// longest call (how long the app waited for one answer). Prints a Markdown table
 // and writes every call, event and server request to test-output/outage.json.
 //
 //   npm run bench    (set-up and build first; or `node bench/outage/run.mjs` after `npm run build`)
@@ -78,7 +80,10 @@ async function bundle(name) {
 
 /** An origin for one contender: its page, its script, pkg/, opossum's browser build, and `/api/…` → its fault session. */
 function startOrigin(faults, session, script, name) {
-  const head = name === 'opossum' ? '<script src="/lib/opossum.min.js"></script>' : '';
+  // Every fetch() the page makes (the contender's attempts and probes, queued in the
+  // browser or not), counted before any script of the page runs.
+  const count = '<script>window.__fetches=[];const f=window.fetch;window.fetch=function(input,init){window.__fetches.push(Date.now());return f.apply(this,arguments)};</script>';
+  const head = count + (name === 'opossum' ? '<script src="/lib/opossum.min.js"></script>' : '');
   const page = `<!doctype html><meta charset="utf-8"><title>outage: ${name}</title>${head}<script type="module" src="/bench.js"></script>`;
   const serveFile = (res, file) =>
     fs.promises.readFile(file).then(
@@ -112,7 +117,7 @@ function peakPerSecond(times, from, to) {
   return Math.max(0, ...bins);
 }
 
-function figures({ calls, events }, requests, O, R) {
+function figures({ calls, events, fetches }, requests, O, R) {
   const inOutage = (t) => t >= O && t < R;
   const probes = requests.filter((e) => e.route === 'identity');
   const perCall = new Map();
@@ -145,6 +150,7 @@ function figures({ calls, events }, requests, O, R) {
   return {
     outageRequests: requests.filter((e) => inOutage(e.wall) && e.route !== 'identity').length,
     outageProbes: probes.filter((e) => inOutage(e.wall)).length,
+    outageFetches: fetches.filter(inOutage).length,
     peakOutage: peakPerSecond(requests.map((e) => e.wall), O, R),
     peakAfter: peakPerSecond(requests.map((e) => e.wall), R, R + WINDOW_MS),
     requestsFirst10sAfter: requests.filter((e) => e.wall >= R && e.wall < R + WINDOW_MS).length,
@@ -163,6 +169,7 @@ function figures({ calls, events }, requests, O, R) {
     requestsTotal: requests.length,
     probesTotal: probes.length,
     maxRequestsPerCall: Math.max(0, ...perCall.values()),
+    longestCallMs: Math.max(0, ...done.map((c) => c.end - c.start)),
     errorKinds,
   };
 }
@@ -184,12 +191,12 @@ const fmt = (ms) => (ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`);
 
 function table(results) {
   const rows = [
-    '| | requests at the server during the outage (+ probes) | peak req/s, outage | peak req/s, first 10 s after | outage start → first error or notice | recovery → first success | recovery → 95 % succeed | calls failed fast (of calls in the outage) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| | requests at the server during the outage (+ probes) | fetches the page started in the outage | peak req/s, outage | peak req/s, first 10 s after | outage start → first error or notice | recovery → first success | recovery → 95 % succeed | calls failed (failed fast) | longest call |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [name, f] of Object.entries(results)) {
     const trouble = f.firstNoticeMs !== null && f.firstNoticeMs === f.firstTroubleMs ? `${fmt(f.firstTroubleMs)} (notice)` : fmt(f.firstTroubleMs);
-    rows.push(`| ${LABELS[name]} | ${f.outageRequests}${f.outageProbes ? ` (+ ${f.outageProbes})` : ''} | ${f.peakOutage} | ${f.peakAfter} | ${trouble} | ${fmt(f.firstSuccessMs)} | ${fmt(f.t95Ms)} | ${f.failedFast} (${f.outageCalls}) |`);
+    rows.push(`| ${LABELS[name]} | ${f.outageRequests}${f.outageProbes ? ` (+ ${f.outageProbes})` : ''} | ${f.outageFetches} | ${f.peakOutage} | ${f.peakAfter} | ${trouble} | ${fmt(f.firstSuccessMs)} | ${fmt(f.t95Ms)} | ${f.callsFailed} (${f.failedFast}) of ${f.calls} | ${fmt(f.longestCallMs)} |`);
   }
   return rows.join('\n');
 }
@@ -279,7 +286,7 @@ try {
   const results = {};
   const raw = {};
   for (const c of contenders) {
-    const rec = await c.page.evaluate(() => window.bench.rec);
+    const rec = await c.page.evaluate(() => ({ ...window.bench.rec, fetches: window.__fetches }));
     const requests = c.log.map((e) => ({ ...e, wall: e.t + c.offset, call: callOf(e) }));
     const counts = await control(c, 'counts');
     if (counts.total !== requests.length) problems.push(`${c.name}: the server counted ${counts.total} requests, its log has ${requests.length}`);
@@ -289,6 +296,7 @@ try {
     raw[c.name] = {
       events: rec.events.map((e) => ({ ...e, t: e.t - O })),
       calls: rec.calls.map((k) => ({ ...k, start: k.start - O, end: k.end === null ? null : k.end - O })),
+      fetches: rec.fetches.map((t) => t - O),
       requests: requests.map(({ wall, t, ...e }) => ({ ...e, t: Math.round(wall - O) })),
     };
   }
