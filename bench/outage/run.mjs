@@ -30,6 +30,7 @@
 //
 //   npm run bench    (set-up and build first; or `node bench/outage/run.mjs` after `npm run build`)
 //   env: CONTENDERS=package,cockatiel,opossum,ky,naive HEALTHY_MS OUTAGE_MS AFTER_MS PROXY_TIMEOUT_MS
+//        PACKAGE_CONFIG='{"probe":{"initialDelayMs":5000}}' (overrides for the package; default none)
 //
 // Exits non-zero when anything goes wrong (a page error, a contender that never
 // ran, calls failing while the server was healthy before the outage).
@@ -61,6 +62,10 @@ const HEALTHY_MS = env('HEALTHY_MS', 10_000);
 const OUTAGE_MS = env('OUTAGE_MS', 60_000);
 const AFTER_MS = env('AFTER_MS', 30_000);
 const PROXY_TIMEOUT_MS = env('PROXY_TIMEOUT_MS', 5_000);
+// The package's config: its default unless PACKAGE_CONFIG (JSON, merged over
+// { enabled: true }) says otherwise, to see what an override changes.
+const PACKAGE_CONFIG = { enabled: true, ...JSON.parse(process.env.PACKAGE_CONFIG ?? '{}') };
+if (process.env.PACKAGE_CONFIG) LABELS.package = `player-resilience (${process.env.PACKAGE_CONFIG})`;
 const WINDOW_MS = 10_000; // the 95 % window, and "the first 10 s after recovery"
 const DRAIN_MS = 10_000; // after the mix stops: how long calls in flight may take to finish
 for (const name of CONTENDERS) if (!ALL.includes(name)) throw new Error(`unknown contender '${name}' (one of ${ALL.join(', ')})`);
@@ -83,7 +88,9 @@ function startOrigin(faults, session, script, name) {
   // Every fetch() the page makes (the contender's attempts and probes, queued in the
   // browser or not), counted before any script of the page runs.
   const count = '<script>window.__fetches=[];const f=window.fetch;window.fetch=function(input,init){window.__fetches.push(Date.now());return f.apply(this,arguments)};</script>';
-  const head = count + (name === 'opossum' ? '<script src="/lib/opossum.min.js"></script>' : '');
+  const head = count
+    + (name === 'opossum' ? '<script src="/lib/opossum.min.js"></script>' : '')
+    + (name === 'package' ? `<script>window.__packageConfig=${JSON.stringify(PACKAGE_CONFIG).replace(/</g, '\\u003c')};</script>` : '');
   const page = `<!doctype html><meta charset="utf-8"><title>outage: ${name}</title>${head}<script type="module" src="/bench.js"></script>`;
   const serveFile = (res, file) =>
     fs.promises.readFile(file).then(
@@ -313,7 +320,7 @@ try {
   fs.mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, 'outage.json');
   fs.writeFileSync(file, JSON.stringify({
-    scenario: { healthyMs: HEALTHY_MS, outageMs: OUTAGE_MS, afterMs: AFTER_MS, proxyTimeoutMs: PROXY_TIMEOUT_MS, at: new Date(startedAt).toISOString(), runMs: Date.now() - startedAt },
+    scenario: { healthyMs: HEALTHY_MS, outageMs: OUTAGE_MS, afterMs: AFTER_MS, proxyTimeoutMs: PROXY_TIMEOUT_MS, packageConfig: PACKAGE_CONFIG, at: new Date(startedAt).toISOString(), runMs: Date.now() - startedAt },
     note: 'times in ms; figures from the outage start (firstTrouble…) or from recovery (firstSuccess, t95); raw times from the outage start',
     results, problems, raw,
   }, null, 2) + '\n');

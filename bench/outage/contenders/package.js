@@ -5,7 +5,8 @@
 import { createResilience } from '/pkg/index.js';
 import { consume, install } from '../driver.js';
 
-const r = createResilience({ enabled: true });
+// run.mjs sets window.__packageConfig: { enabled: true } unless PACKAGE_CONFIG overrides it.
+const r = createResilience(globalThis.__packageConfig ?? { enabled: true });
 
 install({
   name: 'player-resilience',
