@@ -233,12 +233,14 @@ try {
     });
 
   browser = await launchChromium();
+  browser.on('disconnected', () => problems.push(`the browser went away at ${new Date().toISOString()}`));
   for (const c of contenders) {
     await control(c, 'reset');
     c.context = await browser.newContext();
     c.page = await c.context.newPage();
     c.pageErrors = [];
     c.page.on('pageerror', (e) => c.pageErrors.push(String(e?.stack ?? e)));
+    c.page.on('crash', () => c.pageErrors.push(`the page crashed at ${new Date().toISOString()}`));
     await c.page.goto(`${c.url}/`);
     await c.page.waitForFunction(() => window.bench, null, { timeout: 15_000 });
     await c.page.evaluate(() => window.bench.ready);
@@ -331,6 +333,7 @@ try {
   }
 } catch (err) {
   console.error('[bench] failed:', err);
+  if (problems.length) console.error(`[bench] before that:\n  ${problems.join('\n  ')}`);
   process.exitCode = 1;
 } finally {
   await browser?.close();
