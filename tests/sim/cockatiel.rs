@@ -158,8 +158,9 @@ impl Policy for Cockatiel {
         let Some(call) = self.calls.get(&id) else { return Step::Fail(Failure::Aborted) };
         let (service, test, attempts) = (call.route.service, call.test, call.attempts);
         let failed = match report.outcome {
+            // The proxy's 503 `source-unreadable` is a 503 to a generic client.
             Outcome::Status(s) => s == 429 || s >= 500,
-            Outcome::Timeout | Outcome::NetworkError => true,
+            Outcome::Unreadable | Outcome::Timeout | Outcome::NetworkError => true,
             Outcome::Offline | Outcome::Aborted => false,
         };
         match (self.breakers[service], failed) {

@@ -71,6 +71,7 @@ impl Policy for Naive {
         match report.outcome {
             Outcome::Status(s) if s < 500 && s != 429 => Step::Deliver,
             Outcome::Status(s) => Step::Fail(Failure::RetriesExhausted { attempts, last_status: Some(s) }),
+            Outcome::Unreadable => Step::Fail(Failure::RetriesExhausted { attempts, last_status: Some(503) }),
             Outcome::Timeout => Step::Fail(Failure::Timeout { attempts }),
             Outcome::NetworkError => Step::Fail(Failure::RetriesExhausted { attempts, last_status: None }),
             Outcome::Offline => Step::Fail(Failure::Offline),
