@@ -1,15 +1,22 @@
 //! Notification policy: turns engine signals into the few user notices worth showing.
 //!
-//! The policy, per service (a config name; `None` is a slot of its own):
+//! The policy, for the page (services are config names; `None` is a slot of its own):
 //!
 //! - **Stages.** Problem signals are ordered `Slow < Retrying < Unavailable < Fallback`.
-//!   A problem signal is shown only when it escalates past the service's current
-//!   stage, so twenty slow requests make one notice, and "retrying" after
-//!   "unavailable" makes none. The stages of one problem are its *episode*.
-//! - **Recovery.** `Recovered` ends the episode and resets the stage. If any problem
-//!   notice was shown in the episode, a `Restored` notice says so; otherwise the
-//!   reset is silent. This is the hysteresis: the engine signals `Slow` only after the
-//!   soft deadline, so a blip shorter than that shows nothing, nor does its recovery.
+//!   Each service has its stage; a problem signal is shown only when it escalates
+//!   past its service's stage *and* past what the page was told in its current
+//!   episode by any service (the texts all speak of "the video server"), so twenty
+//!   slow requests make one notice, "retrying" after "unavailable" makes none, and
+//!   the page's api being slow after the media server was makes none either.
+//! - **Recovery.** `Recovered` ends a service's episode. When no other service is in
+//!   one, the page's episode ends: if any problem notice was shown, a `Restored`
+//!   notice says so; otherwise the reset is silent. While another service is still
+//!   in trouble, "Video is back." waits for it. This is also the hysteresis: the
+//!   engine signals `Slow` only after the soft deadline, so a blip shorter than
+//!   that shows nothing, nor does its recovery.
+//! - **One message per moment.** A notice within [`REPLACE_WITHIN_MS`] of the page's
+//!   previous one `replaces` it (a stall that is also a reload, a breaker that opens
+//!   as the video falls back).
 //! - **Flapping.** For `min_interval_ms` after a `Restored` notice, a new episode's
 //!   `Slow` and `Retrying` notices are suppressed. The stage still advances, so a real
 //!   `Unavailable` or `Fallback` is still shown (and then its recovery too). A clock
@@ -32,7 +39,7 @@ use super::Millis;
 pub const MAX_SERVICES: usize = 64;
 /// Longest service name kept, in bytes (longer names are cut at a char boundary).
 pub const MAX_NAME_BYTES: usize = 64;
-/// A service's notice this soon after its previous one replaces it.
+/// A notice this soon after the page's previous one replaces it.
 pub const REPLACE_WITHIN_MS: Millis = 1_000;
 
 /// Which notice: one per catalogue key.
@@ -166,8 +173,8 @@ pub struct Notice {
     pub duration_ms: Millis,
     /// The service it is about (a config name), or `None` for client-wide notices.
     pub service: Option<String>,
-    /// It follows the service's previous notice within [`REPLACE_WITHIN_MS`] (the
-    /// same moment: a stall that is also a reload, a breaker that opens as the video
+    /// It follows the page's previous notice within [`REPLACE_WITHIN_MS`] (the same
+    /// moment: a stall that is also a reload, a breaker that opens as the video
     /// falls back): show it in that one's place, so a person sees one message.
     pub replaces: bool,
 }
@@ -237,8 +244,6 @@ struct Slot {
     shown: bool,
     /// When the last `Restored` notice was shown.
     restored_at: Option<Millis>,
-    /// When the last notice of this slot was shown.
-    shown_at: Option<Millis>,
 }
 
 impl Slot {
@@ -257,6 +262,10 @@ pub struct Notifier {
     unnamed: Slot,
     services: Vec<(String, Slot)>,
     offline_shown: bool,
+    /// When the page's last stage notice was shown.
+    shown_at: Option<Millis>,
+    /// The highest stage the page was told of in its current episode (any service).
+    told: Stage,
 }
 
 fn cut(name: &str) -> &str {
@@ -280,6 +289,8 @@ impl Notifier {
             unnamed: Slot::default(),
             services: Vec::new(),
             offline_shown: false,
+            shown_at: None,
+            told: 0,
         }
     }
 
@@ -295,20 +306,21 @@ impl Notifier {
         }
     }
 
-    /// The slot for a service, made (or an idle one reused) if needed; `None` when
-    /// every slot is busy with another service.
-    fn slot(&mut self, name: &str) -> Option<&mut Slot> {
+    /// The index of a service's slot, made (or an idle one reused) if needed;
+    /// `None` when every slot is busy with another service.
+    fn slot_index(&mut self, name: &str) -> Option<usize> {
         if let Some(i) = self.services.iter().position(|(n, _)| n == name) {
-            return self.services.get_mut(i).map(|(_, s)| s);
+            return Some(i);
         }
         if self.services.len() < MAX_SERVICES {
             self.services.push((name.to_owned(), Slot::default()));
-            return self.services.last_mut().map(|(_, s)| s);
+            return Some(self.services.len() - 1);
         }
-        let (n, s) = self.services.iter_mut().find(|(_, s)| s.is_idle())?;
-        *n = name.to_owned();
-        *s = Slot::default();
-        Some(s)
+        let i = self.services.iter().position(|(_, s)| s.is_idle())?;
+        if let Some(slot) = self.services.get_mut(i) {
+            *slot = (name.to_owned(), Slot::default());
+        }
+        Some(i)
     }
 
     /// Feeds one signal at `now`; returns the notice to show, if any.
@@ -335,8 +347,23 @@ impl Notifier {
         }
         let service = service.map(cut);
         let min_interval = self.min_interval_ms;
-        let slot = match service {
-            Some(name) => self.slot(name)?,
+        let this = match service {
+            Some(name) => self.slot_index(name)?,
+            None => usize::MAX,
+        };
+        // Another service's episode still under way.
+        let unnamed = (this != usize::MAX).then_some(&self.unnamed);
+        let other_episode = self
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != this)
+            .map(|(_, (_, s))| s)
+            .chain(unnamed)
+            .any(|s| s.stage > 0);
+        let (told, last_shown) = (self.told, self.shown_at);
+        let slot = match self.services.get_mut(this) {
+            Some((_, slot)) => slot,
             None => &mut self.unnamed,
         };
         let kind = match problem(signal) {
@@ -346,10 +373,12 @@ impl Notifier {
                 }
                 slot.stage = stage;
                 let flapping = slot.restored_at.is_some_and(|at| now.saturating_sub(at) < min_interval);
-                if flapping && stage <= 2 {
+                // Already said for the page, by this or another service's episode.
+                if (flapping && stage <= 2) || stage <= told {
                     return None;
                 }
                 slot.shown = true;
+                self.told = stage;
                 kind
             }
             None => {
@@ -357,6 +386,15 @@ impl Notifier {
                 let shown = slot.shown;
                 slot.stage = 0;
                 slot.shown = false;
+                if other_episode {
+                    // "Video is back." waits for the last service in trouble.
+                    if shown {
+                        self.owe_restored(this);
+                    }
+                    return None;
+                }
+                // The page's episode is over.
+                self.told = 0;
                 if !shown {
                     return None;
                 }
@@ -364,9 +402,19 @@ impl Notifier {
                 NoticeKind::Restored
             }
         };
-        let replaces = slot.shown_at.is_some_and(|at| at <= now && now - at < REPLACE_WITHIN_MS);
-        slot.shown_at = Some(now);
+        let replaces = last_shown.is_some_and(|at| at <= now && now - at < REPLACE_WITHIN_MS);
+        self.shown_at = Some(now);
         Some(Notice { replaces, ..self.notice(kind, service) })
+    }
+
+    /// Hands a recovered service's shown episode to one still under way, whose
+    /// recovery then says "Video is back.".
+    fn owe_restored(&mut self, recovered: usize) {
+        let open = self.services.iter_mut().enumerate().find(|(i, (_, s))| *i != recovered && s.stage > 0);
+        match open {
+            Some((_, (_, slot))) => slot.shown = true,
+            None => self.unnamed.shown = true,
+        }
     }
 }
 
@@ -395,8 +443,9 @@ mod tests {
         assert_eq!((slow, retrying), (Some(false), Some(true)));
         // A later stage change is a new message.
         assert_eq!(n.signal(15_000, PLEX, Signal::Unavailable).map(|n| n.replaces), Some(false));
-        // Another service's notice never replaces this one's.
-        assert_eq!(n.signal(15_100, Some("api"), Signal::Slow).map(|n| n.replaces), Some(false));
+        // Another service's next stage in the same moment takes its place too: the page
+        // shows one message.
+        assert_eq!(n.signal(15_100, Some("api"), Signal::Fallback).map(|n| n.replaces), Some(true));
     }
 
     #[test]
@@ -484,15 +533,38 @@ mod tests {
     }
 
     #[test]
-    fn services_have_their_own_stages() {
+    fn the_page_is_told_each_stage_once_and_restored_when_the_last_service_is_back() {
         let mut n = notifier();
-        assert!(n.signal(0, PLEX, Signal::Slow).is_some());
-        // Given plex is slow, when api is slow too, then api gets its own notice.
-        let api = n.signal(0, Some("api"), Signal::Slow).unwrap();
-        assert_eq!(api.service.as_deref(), Some("api"));
-        // And signals without a service have their own slot.
-        assert_eq!(kind(n.signal(0, None, Signal::Slow)), Some(NoticeKind::Slow));
-        assert_eq!(kind(n.signal(0, None, Signal::Slow)), None);
+        // Given plex is slow, when the page's api is slow and retrying too, then the
+        // page is not told again what it was told (texts speak of the video server);
+        assert_eq!(kind(n.signal(0, PLEX, Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(1_000, Some("api"), Signal::Slow)), None);
+        assert_eq!(kind(n.signal(2_000, Some("api"), Signal::Retrying)), Some(NoticeKind::Retrying));
+        assert_eq!(kind(n.signal(3_000, PLEX, Signal::Retrying)), None);
+        // a further stage of either is shown, with the service it came from;
+        let unavailable = n.signal(4_000, Some("api"), Signal::Unavailable).unwrap();
+        assert_eq!(unavailable.service.as_deref(), Some("api"));
+        assert_eq!(kind(n.signal(5_000, PLEX, Signal::Unavailable)), None);
+        // and "Video is back." comes only when the last service in trouble is back.
+        assert_eq!(kind(n.signal(60_000, Some("api"), Signal::Recovered)), None);
+        assert_eq!(kind(n.signal(70_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+        // Then the next episode is told from its start again.
+        n.signal(200_000, PLEX, Signal::Slow);
+        assert_eq!(kind(n.signal(200_000, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
+        // Signals without a service have their own slot, on the same page.
+        assert_eq!(kind(n.signal(201_000, None, Signal::Fallback)), Some(NoticeKind::Fallback));
+    }
+
+    #[test]
+    fn a_service_that_recovers_while_another_is_down_says_nothing_until_both_are_back() {
+        let mut n = notifier();
+        assert_eq!(kind(n.signal(0, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
+        n.signal(0, Some("api"), Signal::Unavailable);
+        assert_eq!(kind(n.signal(10_000, PLEX, Signal::Recovered)), None);
+        // When plex fails again meanwhile, the page was told already.
+        assert_eq!(kind(n.signal(12_000, PLEX, Signal::Unavailable)), None);
+        assert_eq!(kind(n.signal(20_000, Some("api"), Signal::Recovered)), None);
+        assert_eq!(kind(n.signal(30_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
     }
 
     #[test]
@@ -528,16 +600,17 @@ mod tests {
     #[test]
     fn slots_are_capped_and_idle_ones_reused() {
         let mut n = notifier();
-        // Given every slot busy with an episode,
+        // Given every slot busy with an episode (the page told once),
         for i in 0..MAX_SERVICES {
-            assert!(n.signal(0, Some(&format!("s{i}")), Signal::Slow).is_some());
+            n.signal(0, Some(&format!("s{i}")), Signal::Slow);
         }
+        assert_eq!(n.services.len(), MAX_SERVICES);
         // when a new service signals, then it is ignored and memory does not grow;
-        assert_eq!(kind(n.signal(0, Some("late"), Signal::Slow)), None);
+        assert_eq!(kind(n.signal(0, Some("late"), Signal::Unavailable)), None);
         assert_eq!(n.services.len(), MAX_SERVICES);
         // when one slot goes idle, then the newcomer takes it over.
         n.signal(0, Some("s3"), Signal::Recovered);
-        assert_eq!(kind(n.signal(0, Some("late"), Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(0, Some("late"), Signal::Unavailable)), Some(NoticeKind::Unavailable));
         assert_eq!(n.services.len(), MAX_SERVICES);
     }
 
@@ -591,11 +664,14 @@ mod tests {
                 if let Some(notice) = n.signal(now, service.as_deref(), signal) {
                     prop_assert!(NOTICE_KEYS.contains(&notice.key));
                     prop_assert!(!notice.text.is_empty());
-                    // The same staged problem notice never shows twice in a row for one
-                    // service (tap-to-resume and unreadable come once per event of the page's).
-                    let staged = !matches!(notice.kind, NoticeKind::Restored | NoticeKind::TapToResume | NoticeKind::Unreadable);
+                    // The same staged problem notice never shows twice in a row on the
+                    // page (tap-to-resume and unreadable come once per event of the page's;
+                    // offline and online are the client's own).
+                    let staged = !matches!(notice.kind, NoticeKind::Restored | NoticeKind::TapToResume
+                        | NoticeKind::Unreadable | NoticeKind::Offline | NoticeKind::Online);
                     if staged {
-                        let prev = last.iter().rev().find(|(s, _)| *s == notice.service).map(|(_, k)| *k);
+                        let prev = last.iter().rev().find(|(_, k)| !matches!(k, NoticeKind::TapToResume
+                            | NoticeKind::Unreadable | NoticeKind::Offline | NoticeKind::Online)).map(|(_, k)| *k);
                         prop_assert_ne!(prev, Some(notice.kind));
                     }
                     last.push((notice.service.clone(), notice.kind));

@@ -4,7 +4,8 @@
 //! Rule: no JS callback runs while the core is borrowed. Events are drained under
 //! the borrow and delivered after it, so a listener may call back into the module.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
@@ -52,6 +53,12 @@ pub struct Runtime {
     core: RefCell<Core>,
     /// Aborted on dispose: ends every request sequence and probe in flight.
     lifetime: AbortController,
+    /// Deliveries not yet made, in the order the engine emitted them. A listener
+    /// or hook that calls the engine again (a watched video falling back as its
+    /// breaker opens) adds to this queue instead of delivering at once, so the
+    /// page hears every event in order.
+    deliveries: RefCell<VecDeque<Delivery>>,
+    delivering: Cell<bool>,
 }
 
 struct Core {
@@ -105,6 +112,8 @@ impl Runtime {
         }
         let runtime = Rc::new(Self {
             lifetime: AbortController::new()?,
+            deliveries: RefCell::new(VecDeque::new()),
+            delivering: Cell::new(false),
             core: RefCell::new(Core {
                 engine,
                 listeners: Listeners::default(),
@@ -417,12 +426,21 @@ impl Runtime {
                 report::send(&url, &body);
             }
         }
-        for delivery in calls {
-            match delivery {
-                Delivery::Js(listener, payload) => call(&listener, &payload),
-                Delivery::Hook(hook, event) => hook(&event),
+        if let Ok(mut queue) = self.deliveries.try_borrow_mut() {
+            queue.extend(calls);
+        }
+        if self.delivering.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.deliveries.try_borrow_mut().ok().and_then(|mut queue| queue.pop_front());
+            match next {
+                Some(Delivery::Js(listener, payload)) => call(&listener, &payload),
+                Some(Delivery::Hook(hook, event)) => hook(&event),
+                None => break,
             }
         }
+        self.delivering.set(false);
     }
 
     /// Sets the one timer to the earliest deadline, unless it already is.

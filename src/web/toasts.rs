@@ -1,6 +1,6 @@
 //! The built-in toast renderer: each `notice` as a small toast that goes away
 //! after its duration. Notices are already de-duplicated by the engine; one that
-//! `replaces` the service's previous one (the same moment) takes its place.
+//! `replaces` the previous one (the same moment) takes its place.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,8 +34,8 @@ struct Shown {
     stack: Element,
     /// The stack was made here (and is removed with the renderer).
     own_stack: bool,
-    /// Each toast, its timer, and the service its notice is about.
-    toasts: Vec<(Element, Timeout, Option<String>)>,
+    /// Each toast and its timer, oldest first.
+    toasts: Vec<(Element, Timeout)>,
 }
 
 impl Shown {
@@ -43,8 +43,7 @@ impl Shown {
         let (text, severity, duration_ms) = (&notice.text, notice.severity.as_str(), notice.duration_ms);
         let Ok(mut shown) = this.try_borrow_mut() else { return };
         if notice.replaces {
-            if let Some(i) = shown.toasts.iter().rposition(|(_, _, s)| *s == notice.service) {
-                let (previous, _, _) = shown.toasts.remove(i);
+            if let Some((previous, _)) = shown.toasts.pop() {
                 previous.remove();
             }
         }
@@ -61,20 +60,20 @@ impl Shown {
         let timer = Timeout::new(timer_ms(duration_ms), move || {
             if let Some(shown) = weak.upgrade() {
                 if let Ok(mut shown) = shown.try_borrow_mut() {
-                    shown.toasts.retain(|(t, _, _)| t != &gone);
+                    shown.toasts.retain(|(t, _)| t != &gone);
                 }
             }
             gone.remove();
         });
-        shown.toasts.push((toast, timer, notice.service.clone()));
+        shown.toasts.push((toast, timer));
         while shown.toasts.len() > MAX_SHOWN {
-            let (oldest, _, _) = shown.toasts.remove(0);
+            let (oldest, _) = shown.toasts.remove(0);
             oldest.remove();
         }
     }
 
     fn clear(&mut self) {
-        for (toast, _, _) in self.toasts.drain(..) {
+        for (toast, _) in self.toasts.drain(..) {
             toast.remove();
         }
         if self.own_stack {
