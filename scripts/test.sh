@@ -46,6 +46,8 @@ echo "[test] the built package in headless Chromium and in Node"
 node --test tests/package/ 2>&1 | tee "$logs/package"
 echo "[test] the fault matrix: each fault against each request class, on the built package (table in test-output/)"
 node --test tests/matrix/ 2>&1 | tee "$logs/matrix"
+echo "[test] a short soak: 12 000 requests, two outages; memory, listeners, timers and object URLs flat (npm run soak: 100 000)"
+node --test tests/soak/ 2>&1 | tee "$logs/soak"
 echo "[test] the players: adapters and attachVideo with Shaka Player, dash.js (MediaPlayer, <dash-video>) and hls.js in headless Chromium"
 node --test tests/players/ 2>&1 | tee "$logs/players"
 
@@ -70,4 +72,4 @@ FAULT_SERVER_URL="$url" CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_T
 # One closing line for the whole run.
 sum() { awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$1"; }
 node_sum() { awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "%d passed, %d failed", p, f }' "$1"; }
-echo "tests: native $(sum "$logs/native"); fuzz $(grep -c 'no crash' "$logs/fuzz") targets clean; browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); fault matrix $(node_sum "$logs/matrix"); players $(node_sum "$logs/players"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"
+echo "tests: native $(sum "$logs/native"); fuzz $(grep -c 'no crash' "$logs/fuzz") targets clean; browser $(sum "$logs/browser"); package $(node_sum "$logs/package"); fault matrix $(node_sum "$logs/matrix"); soak $(node_sum "$logs/soak"); players $(node_sum "$logs/players"); bundlers $(node_sum "$logs/bundlers"); e2e $(node_sum "$logs/e2e"); fault server $(node_sum "$logs/server")"

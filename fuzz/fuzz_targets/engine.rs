@@ -10,12 +10,13 @@ use player_resilience::engine::resilience::{Engine, Next, Report, RequestId, Sta
 use player_resilience::engine::value::Value;
 use player_resilience_fuzz::Bytes;
 
-const SIGNALS: [Signal; 9] = [
+const SIGNALS: [Signal; 10] = [
     Signal::Slow,
     Signal::Retrying,
     Signal::Unavailable,
     Signal::Fallback,
     Signal::Recovered,
+    Signal::Answered,
     Signal::Offline,
     Signal::Online,
     Signal::PlayBlocked,

@@ -213,6 +213,10 @@ pub enum Signal {
     Fallback,
     /// The service works again (breaker closed, video healthy).
     Recovered,
+    /// A request to the service succeeded while its breaker is closed: ends an
+    /// episode that got no further than slow or retrying (quietly, unless it owes
+    /// the page a "Video is back.").
+    Answered,
     /// The client went offline.
     Offline,
     /// The client came back online.
@@ -232,7 +236,12 @@ fn problem(signal: Signal) -> Option<(Stage, NoticeKind)> {
         Signal::Retrying => Some((2, NoticeKind::Retrying)),
         Signal::Unavailable => Some((3, NoticeKind::Unavailable)),
         Signal::Fallback => Some((4, NoticeKind::Fallback)),
-        Signal::Recovered | Signal::Offline | Signal::Online | Signal::PlayBlocked | Signal::Unreadable => None,
+        Signal::Recovered
+        | Signal::Answered
+        | Signal::Offline
+        | Signal::Online
+        | Signal::PlayBlocked
+        | Signal::Unreadable => None,
     }
 }
 
@@ -242,13 +251,16 @@ struct Slot {
     stage: Stage,
     /// A problem notice was shown in this episode.
     shown: bool,
-    /// When the last `Restored` notice was shown.
+    /// When the last `Restored` notice was shown (or an episode quietly ended).
     restored_at: Option<Millis>,
+    /// Another service's shown episode ended while this one was under way: this
+    /// one's end says "Video is back.".
+    owed: bool,
 }
 
 impl Slot {
     fn is_idle(&self) -> bool {
-        self.stage == 0 && !self.shown
+        self.stage == 0 && !self.shown && !self.owed
     }
 }
 
@@ -382,23 +394,37 @@ impl Notifier {
                 kind
             }
             None => {
-                // Recovered: the episode ends.
-                let shown = slot.shown;
+                // Recovered, or answered after slow or retrying: the episode ends.
+                let answered = signal == Signal::Answered;
+                if slot.stage == 0 || (answered && slot.stage > 2) {
+                    return None;
+                }
+                let owes = slot.owed || (slot.shown && !answered);
                 slot.stage = 0;
                 slot.shown = false;
+                slot.owed = false;
                 if other_episode {
                     // "Video is back." waits for the last service in trouble.
-                    if shown {
+                    if owes {
                         self.owe_restored(this);
                     }
                     return None;
                 }
                 // The page's episode is over.
                 self.told = 0;
-                if !shown {
+                let slot = match self.services.get_mut(this) {
+                    Some((_, slot)) => slot,
+                    None => &mut self.unnamed,
+                };
+                // A quiet end by an answer also holds back the next slow and
+                // retrying notices, as a restore does: a server slow every other
+                // request is not a notice every other request.
+                if owes || answered {
+                    slot.restored_at = Some(now);
+                }
+                if !owes {
                     return None;
                 }
-                slot.restored_at = Some(now);
                 NoticeKind::Restored
             }
         };
@@ -412,8 +438,8 @@ impl Notifier {
     fn owe_restored(&mut self, recovered: usize) {
         let open = self.services.iter_mut().enumerate().find(|(i, (_, s))| *i != recovered && s.stage > 0);
         match open {
-            Some((_, (_, slot))) => slot.shown = true,
-            None => self.unnamed.shown = true,
+            Some((_, (_, slot))) => slot.owed = true,
+            None => self.unnamed.owed = true,
         }
     }
 }
@@ -565,6 +591,23 @@ mod tests {
         assert_eq!(kind(n.signal(12_000, PLEX, Signal::Unavailable)), None);
         assert_eq!(kind(n.signal(20_000, Some("api"), Signal::Recovered)), None);
         assert_eq!(kind(n.signal(30_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+    }
+
+    #[test]
+    fn an_answer_ends_a_slow_episode_quietly_and_lets_the_page_hear_the_video_is_back() {
+        let mut n = notifier();
+        // Given the page's api was slow (and said so), then answers again,
+        assert_eq!(kind(n.signal(0, Some("api"), Signal::Slow)), Some(NoticeKind::Slow));
+        assert_eq!(kind(n.signal(1_000, Some("api"), Signal::Answered)), None);
+        // when plex then goes down and comes back, "Video is back." is said;
+        assert_eq!(kind(n.signal(40_000, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
+        assert_eq!(kind(n.signal(50_000, PLEX, Signal::Answered)), None, "an answer does not end an outage");
+        assert_eq!(kind(n.signal(60_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+        // and when plex's recovery comes while the api is still slow, the api's answer says it.
+        n.signal(100_000, PLEX, Signal::Unavailable);
+        n.signal(100_500, Some("api"), Signal::Slow);
+        assert_eq!(kind(n.signal(110_000, PLEX, Signal::Recovered)), None);
+        assert_eq!(kind(n.signal(111_000, Some("api"), Signal::Answered)), Some(NoticeKind::Restored));
     }
 
     #[test]

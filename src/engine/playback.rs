@@ -367,6 +367,13 @@ impl Playback {
             return self.check_stall(now);
         };
         let delta = t - before;
+        // In trouble, only progress seen entirely after it began (or after the
+        // reload's seek) is a recovery: the element's `pause` right after a media
+        // error is sampled at once, and the clip did advance since the tick before.
+        let troubled = matches!(self.health, VideoHealth::Stalled | VideoHealth::Resuming);
+        if troubled && (s.paused || self.watch_since.is_some_and(|since| at < since)) {
+            return self.check_stall(now);
+        }
         let elapsed_s = now.saturating_sub(at) as f64 / 1_000.0;
         let reach = elapsed_s.mul_add(MAX_RATE, JUMP_SLACK_S);
         if delta < -MIN_PROGRESS_S || delta > reach {
@@ -1119,6 +1126,27 @@ mod tests {
         assert!(p.on_network_error(13_100).is_some());
         // then it resumes paused: never self-resume a paused video.
         assert!(!p.was_playing());
+    }
+
+    #[test]
+    fn the_pause_right_after_a_media_error_is_not_a_recovery() {
+        // Given a video playing at 10 s, sampled every 250 ms,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        assert_eq!(p.sample(10_250, playing(10.25)), None);
+        // when its pipeline dies at 10.4 s (MediaError 2) and the element's `pause`
+        // is sampled 3 ms later, with the clip 0.15 s further than at the last tick,
+        let reload = p.on_network_error(10_400);
+        assert!(matches!(reload, Some(PlaybackAction::ReloadSource { attempt: 1, .. })));
+        let pause = VideoSample { paused: true, ..playing(10.4) };
+        // then that is no recovery: the video is still waiting for its reload,
+        assert_eq!(p.sample(10_403, pause), None);
+        assert_eq!(p.sample(10_650, pause), None);
+        assert_eq!(p.health(), VideoHealth::Stalled);
+        assert!(p.was_playing(), "the pause is the failure's");
+        // and only playing progress after the reload's seek is.
+        assert_eq!(p.sample(11_000, VideoSample { seeking: true, ..playing(10.4) }), None);
+        assert_eq!(p.sample(11_250, playing(10.4)), None);
+        assert_eq!(p.sample(11_500, playing(10.65)), Some(PlaybackAction::Recovered));
     }
 
     #[test]

@@ -478,6 +478,11 @@ impl Engine {
             }
         };
         self.on_transition(now, route.service, transition, retry_after_ms);
+        if verdict == Verdict::Healthy && !slow_failure && self.state(route.service) == Some(BreakerState::Closed) {
+            // The service answers: a slow or retrying episode is over.
+            let name = self.service_name(route.service);
+            self.signal(now, Some(&name), Signal::Answered);
+        }
 
         match outcome {
             Outcome::Offline => return self.fail(index, Failure::Offline),

@@ -83,8 +83,7 @@ async function playingWithBodyInFlight(page, control, seconds = 3) {
 // (`unavailable` resets bodies in flight too); Chromium then plays what it holds
 // and fires `error` (code 2) and, 5 ms after it, `pause`, once its buffer runs out.
 // The server stays down until the module's reload has failed, then answers.
-const PIPELINE_BUG = 'module bug: Chromium fires `pause` ~5 ms AFTER `error`; sampled then, the video counts as recovered ("Video is back." while dead), then as paused by the person, so a reload that fails resumes it paused';
-test('a dead pipeline is not a pause: the video reloads and plays again once the server answers', { todo: PIPELINE_BUG }, async (t) => {
+test('a dead pipeline is not a pause: the video reloads and plays again once the server answers', async (t) => {
   const { page, control } = await openDemo(t);
   await recordMedia(page);
   const { t: position } = await playingWithBodyInFlight(page, control);
@@ -183,8 +182,7 @@ test('the end of the item is not a stall: one ended, no reload', async (t) => {
 // failing mid-play meets item 4's bug first: the element's `error` and `pause`
 // there resume it paused.)
 for (const mode of ['not-found', 'source-unreadable']) {
-  const todo = mode === 'source-unreadable' ? { todo: 'needs the module change (503 source-unreadable read as unreadable)' } : {};
-  test(`an unreadable file (${mode}) is not a dead server: its own notice and countdown, the breaker closed, then it plays`, todo, async (t) => {
+  test(`an unreadable file (${mode}) is not a dead server: its own notice and countdown, the breaker closed, then it plays`, async (t) => {
     const { page, control } = await openDemo(t);
     await until('the video to play', async () => (await videoState(page)).t >= 2, 20_000);
     await control('set', { route: 'video', mode });
@@ -263,9 +261,7 @@ test('a slow but living stream is not a dead server: "slow", no breaker change, 
 // messages of the same moment at once ("slow" and "retrying" once came in the same
 // millisecond): every notice within 250 ms of the one before replaces it; and each
 // stage gives one notice, never the same twice in a row.
-test('one notice per moment over an incident: never two toasts of one moment, one notice per stage', {
-  todo: 'module bug: "unavailable" (breaker open) comes in the same millisecond as "fallback", with replaces: false, and both toasts show',
-}, async (t) => {
+test('one notice per moment over an incident: never two toasts of one moment, one notice per stage', async (t) => {
   const { page, control } = await openDemo(t);
   await until('the video to play', async () => (await videoState(page)).t >= 2, 20_000);
   // Every toast added, with the toasts shown at that moment.
