@@ -11,7 +11,10 @@
 //! - **Recovery.** `Recovered` ends a service's episode. When no other service is in
 //!   one, the page's episode ends: if any problem notice was shown, a `Restored`
 //!   notice says so; otherwise the reset is silent. While another service is still
-//!   in trouble, "Video is back." waits for it. This is also the hysteresis: the
+//!   in trouble, "Video is back." waits for it, unless the video itself comes back
+//!   from the fallback: that is said at once, and the others' recoveries are then
+//!   quiet. A service's answer ends an episode that got no further than slow or
+//!   retrying ([`Signal::Answered`]), quietly. This is also the hysteresis: the
 //!   engine signals `Slow` only after the soft deadline, so a blip shorter than
 //!   that shows nothing, nor does its recovery.
 //! - **One message per moment.** A notice within [`REPLACE_WITHIN_MS`] of the page's
@@ -230,6 +233,9 @@ pub enum Signal {
 /// Problem stage of one service: 0 is none, then Slow = 1 … Fallback = 4.
 type Stage = u8;
 
+/// The stage of a video in the fallback.
+const FALLBACK_STAGE: Stage = 4;
+
 fn problem(signal: Signal) -> Option<(Stage, NoticeKind)> {
     match signal {
         Signal::Slow => Some((1, NoticeKind::Slow)),
@@ -400,18 +406,28 @@ impl Notifier {
                     return None;
                 }
                 let owes = slot.owed || (slot.shown && !answered);
+                // The video itself was in the fallback and plays again: that is the
+                // news, whatever else is still down (whose recovery is then quiet).
+                let video_back = slot.stage >= FALLBACK_STAGE && !answered;
                 slot.stage = 0;
                 slot.shown = false;
                 slot.owed = false;
-                if other_episode {
+                if video_back && other_episode {
+                    for (_, other) in &mut self.services {
+                        (other.shown, other.owed) = (false, false);
+                    }
+                    (self.unnamed.shown, self.unnamed.owed) = (false, false);
+                } else if other_episode {
                     // "Video is back." waits for the last service in trouble.
                     if owes {
                         self.owe_restored(this);
                     }
                     return None;
                 }
-                // The page's episode is over.
-                self.told = 0;
+                // The page's episode is over (unless the video's end spoke for it).
+                if !other_episode {
+                    self.told = 0;
+                }
                 let slot = match self.services.get_mut(this) {
                     Some((_, slot)) => slot,
                     None => &mut self.unnamed,
@@ -608,6 +624,19 @@ mod tests {
         n.signal(100_500, Some("api"), Signal::Slow);
         assert_eq!(kind(n.signal(110_000, PLEX, Signal::Recovered)), None);
         assert_eq!(kind(n.signal(111_000, Some("api"), Signal::Answered)), Some(NoticeKind::Restored));
+    }
+
+    #[test]
+    fn the_video_back_from_the_fallback_is_said_at_once_whatever_else_is_down() {
+        let mut n = notifier();
+        n.signal(0, Some("api"), Signal::Unavailable);
+        n.signal(1_000, PLEX, Signal::Unavailable);
+        assert_eq!(kind(n.signal(2_000, PLEX, Signal::Fallback)), Some(NoticeKind::Fallback));
+        assert_eq!(kind(n.signal(30_000, PLEX, Signal::Recovered)), Some(NoticeKind::Restored));
+        // The page api's own recovery later is quiet: the page was told.
+        assert_eq!(kind(n.signal(40_000, Some("api"), Signal::Recovered)), None);
+        // And the next episode is told from its start.
+        assert_eq!(kind(n.signal(100_000, PLEX, Signal::Unavailable)), Some(NoticeKind::Unavailable));
     }
 
     #[test]

@@ -271,6 +271,8 @@ test('one notice per moment over an incident: never two toasts of one moment, on
     new MutationObserver((records) => {
       const added = records.flatMap((r) => [...r.addedNodes]).filter((n) => n.classList?.contains('pr-toast'));
       for (const toast of added) {
+        // One replaced in the same task (before the observer ran) was never painted.
+        if (!toast.isConnected) continue;
         window.__toasts.push({ t: performance.now(), text: toast.textContent, shown: [...box.querySelectorAll('.pr-toast')].map((n) => n.textContent) });
       }
     }).observe(box, { childList: true, subtree: true });
