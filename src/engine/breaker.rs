@@ -347,7 +347,12 @@ impl Breaker {
     }
 
     fn admit_trial(&mut self) -> Admission {
-        if self.trials_in_flight < self.config.half_open_max_trials.max(1) {
+        // Without probes, the first trial is the probe: alone, until it succeeds.
+        let limit = match (self.recovery, self.trial_successes) {
+            (Recovery::Timer, 0) => 1,
+            _ => self.config.half_open_max_trials.max(1),
+        };
+        if self.trials_in_flight < limit {
             self.trials_in_flight = self.trials_in_flight.saturating_add(1);
             Admission::Trial
         } else {
@@ -609,18 +614,32 @@ mod tests {
 
     #[test]
     fn half_open_admits_a_limited_number_of_trials() {
-        // Given an open breaker whose time is up
-        let mut b = timer();
+        // Given a probed breaker the probes moved to half-open
+        let mut b = Breaker::new(config(), Recovery::Probe);
         open_at(&mut b, 0);
-        // When calls ask at 1 s: the first goes half-open and is a trial
-        assert_eq!(b.admit(1_000), (Admission::Trial, t(Open, HalfOpen, 1_000)));
+        assert_eq!(b.half_open(1_000), t(Open, HalfOpen, 1_000));
+        // When calls ask: two are trials, the third is rejected (both slots taken)
+        assert_eq!(b.admit(1_000), (Admission::Trial, None));
         assert_eq!(b.admit(1_001), (Admission::Trial, None));
-        // Then the third is rejected: both slots are taken
         assert_eq!(b.admit(1_002), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
         // When one trial is aborted, its slot is free again
         b.record_ignored(true);
         assert_eq!(b.admit(1_003), (Admission::Trial, None));
         assert_eq!(b.admit(1_004), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
+    }
+
+    #[test]
+    fn without_probes_the_first_trial_goes_alone_until_it_succeeds() {
+        // Given a timer breaker whose time is up: its first trial is its probe
+        let mut b = timer();
+        open_at(&mut b, 0);
+        assert_eq!(b.admit(1_000), (Admission::Trial, t(Open, HalfOpen, 1_000)));
+        assert_eq!(b.admit(1_001), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
+        // When it succeeds, the other trial slots open
+        assert_eq!(b.record_success(1_100, true), None);
+        assert_eq!(b.admit(1_101), (Admission::Trial, None));
+        assert_eq!(b.admit(1_102), (Admission::Trial, None));
+        assert_eq!(b.admit(1_103), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
     }
 
     #[test]
@@ -783,7 +802,8 @@ mod tests {
         let half = b.snapshot(100_000);
         assert_eq!(b.restore(&half, 100_001), None);
         assert_eq!(b.state(), HalfOpen);
-        assert_eq!(b.admit(100_002).0, Admission::Trial);
+        // (Its first trial, out since 100 000, goes alone: a timer breaker's probe.)
+        assert_eq!(b.admit(100_002).0, rejected(HALF_OPEN_FULL_RETRY_MS));
         // A closed one told "closed" stays closed.
         let mut c = timer();
         assert_eq!(c.restore(&c.snapshot(0), 0), None);
@@ -871,13 +891,14 @@ mod tests {
         assert_eq!(b.open_until(), Some(4_300));
         assert_eq!(b.admit(4_000), (rejected(300), None));
 
-        // Time is up again: half-open, two trials out, a third call waits.
+        // Time is up again: half-open; its first trial goes alone (it is the probe).
         assert_eq!(b.admit(4_300), (Admission::Trial, t(Open, HalfOpen, 4_300)));
-        assert_eq!(b.admit(4_310), (Admission::Trial, None));
-        assert_eq!(b.admit(4_320), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
+        assert_eq!(b.admit(4_310), (rejected(HALF_OPEN_FULL_RETRY_MS), None));
 
-        // The server is back: both trials succeed and the breaker closes.
+        // The server is back: the trial succeeds, the next call is the second trial,
+        // and the breaker closes.
         assert_eq!(b.record_success(4_400, true), None);
+        assert_eq!(b.admit(4_420), (Admission::Trial, None));
         assert_eq!(b.record_success(4_450, true), t(HalfOpen, Closed, 4_450));
 
         // Closed and healed: calls go, and the reopen streak is forgotten.
