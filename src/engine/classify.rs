@@ -90,10 +90,16 @@ pub struct Route {
 }
 
 /// Whether `url` contains any of `patterns`. Compares bytes (exact for UTF-8),
-/// which links far less code into wasm than `str::contains`' two-way searcher.
+/// which links far less code into wasm than `str::contains`' two-way searcher;
+/// the rest of a pattern is compared only where its first byte is.
 fn matches_any(url: &str, patterns: &[String]) -> bool {
     let url = url.as_bytes();
-    patterns.iter().any(|p| p.is_empty() || url.windows(p.len()).any(|w| w == p.as_bytes()))
+    patterns.iter().any(|p| {
+        let Some((&first, rest)) = p.as_bytes().split_first() else { return true };
+        let end = url.len().saturating_sub(rest.len());
+        let starts = url.get(..end).unwrap_or_default();
+        starts.iter().enumerate().any(|(i, &b)| b == first && url.get(i + 1..i + 1 + rest.len()) == Some(rest))
+    })
 }
 
 /// The service index for a URL, or `None` when no service claims it.

@@ -311,6 +311,7 @@ struct InFlight {
     id: RequestId,
     route: Route,
     method: String,
+    /// As given (with its secrets): redacted wherever it leaves the engine.
     url: String,
     retry: RetryState,
     trial: bool,
@@ -413,7 +414,8 @@ impl Engine {
             id,
             route,
             method: method.to_ascii_uppercase(),
-            url: redact_url(url, &self.config.secrets),
+            // Redacted only when an event carries it: most requests never need it.
+            url: url.to_owned(),
             retry,
             trial: false,
             attempt_started: None,
@@ -510,7 +512,7 @@ impl Engine {
             RetryDecision::Retry { delay_ms, attempt } => {
                 let event = Event::Retry {
                     service: service.clone(),
-                    url: request.url.clone(),
+                    url: redact_url(&request.url, &self.config.secrets),
                     attempt,
                     delay_ms,
                     status: outcome.status(),

@@ -56,8 +56,10 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
     let request = describe(&input, &init_object);
     let mut stops = vec![runtime.lifetime()];
     stops.extend(request.signal);
-    let secrets = runtime.secrets();
-    let url = redact_url(&request.url, &secrets);
+    // The error's URL, redacted only when there is an error.
+    let failed = |failure: &Failure, service: &str| {
+        errors::failure(failure, service, &redact_url(&request.url, &runtime.secrets()))
+    };
     if !is_online() {
         runtime.set_online(false);
     }
@@ -68,7 +70,7 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
     loop {
         let attempt = match start {
             Start::PassThrough => return JsFuture::from(global_fetch(&input, &init)).await,
-            Start::Fail(failure) => return Err(errors::failure(&failure, &service, &url)),
+            Start::Fail(failure) => return Err(failed(&failure, &service)),
             Start::Send(attempt) => attempt,
         };
         // The attempt is also cut if its breaker opens meanwhile.
@@ -85,12 +87,12 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
         let next = runtime.engine(|e, now| e.finish(now, attempt.id, report)).unwrap_or(Next::Fail(Failure::Aborted));
         match (next, response) {
             (Next::Deliver, Some(response)) => return Ok(response.into()),
-            (Next::Fail(failure), _) => return Err(errors::failure(&failure, &service, &url)),
-            (Next::Deliver, None) => return Err(errors::failure(&Failure::Aborted, &service, &url)),
+            (Next::Fail(failure), _) => return Err(failed(&failure, &service)),
+            (Next::Deliver, None) => return Err(failed(&Failure::Aborted, &service)),
             (Next::RetryAfter { delay_ms, .. }, _) => {
                 if !sleep(delay_ms, &stops).await {
                     runtime.engine(|e, _| e.abort(attempt.id));
-                    return Err(errors::failure(&Failure::Aborted, &service, &url));
+                    return Err(failed(&Failure::Aborted, &service));
                 }
                 start = runtime.engine(|e, now| e.resume(now, attempt.id)).unwrap_or(Start::Fail(Failure::Aborted));
             }
