@@ -190,8 +190,12 @@ test('switching media mid-outage leaves no stale timers', async (t) => {
   const inFallback = await page.evaluate(() => window.__timers.intervals.size);
   assert.equal(inFallback, baseline + 1, 'the fallback adds one ticker');
 
-  const switchAt = await now(page);
-  await page.click('#next');
+  // The switch and its time in one task: a 101 frame the ticker shows between a
+  // separate clock read and the click would be before the switch, not after.
+  const switchAt = await page.evaluate(() => {
+    document.querySelector('#next').click();
+    return performance.now();
+  });
   await until('the fallback for 102', async () =>
     (await eventsOf(page, 'fallback', switchAt)).some((e) => e.event.type === 'enter' && e.event.mediaId === '102'),
   );
