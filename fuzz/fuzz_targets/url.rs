@@ -3,13 +3,13 @@
 //! redacting again changes nothing.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use player_resilience::engine::classify::route;
+use player_resilience::engine::classify::Router;
 use player_resilience::engine::config::Config;
 use player_resilience::engine::redact::redact_url;
 
 fuzz_target!(|data: &[u8]| {
     let url = String::from_utf8_lossy(data);
-    let _ = route(&Config::default(), &url);
+    let _ = Router::new(&Config::default()).route(&url);
     let secrets = ["X-Plex-Token".to_owned()];
     let redacted = redact_url(&url, &secrets);
     let query = redacted.split_once('?').map_or("", |(_, q)| q);

@@ -89,32 +89,159 @@ pub struct Route {
     pub class: RequestClass,
 }
 
-/// Whether `url` contains any of `patterns`. Compares bytes (exact for UTF-8),
-/// which links far less code into wasm than `str::contains`' two-way searcher;
-/// the rest of a pattern is compared only where its first byte is.
-fn matches_any(url: &str, patterns: &[String]) -> bool {
-    let url = url.as_bytes();
-    patterns.iter().any(|p| {
-        let Some((&first, rest)) = p.as_bytes().split_first() else { return true };
-        let end = url.len().saturating_sub(rest.len());
-        let starts = url.get(..end).unwrap_or_default();
-        starts.iter().enumerate().any(|(i, &b)| b == first && url.get(i + 1..i + 1 + rest.len()) == Some(rest))
-    })
+/// What a pattern selects: a service or a class rule (indices in the config).
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Service(usize),
+    Rule(usize),
 }
 
-/// The service index for a URL, or `None` when no service claims it.
-pub fn service_of(config: &Config, url: &str) -> Option<usize> {
-    config.services.iter().position(|s| matches_any(url, &s.matches))
+/// One pattern, with its first 8 bytes as a number: most candidates are told
+/// apart by one comparison of those, without comparing the bytes one by one.
+#[derive(Debug, Clone)]
+struct Pattern {
+    bytes: String,
+    head: u64,
+    mask: u64,
+    target: Target,
 }
 
-/// The class of a URL: the first matching rule, else `metadata`.
-pub fn class_of(config: &Config, url: &str) -> RequestClass {
-    config.classes.iter().find(|r| matches_any(url, &r.matches)).map_or(RequestClass::Metadata, |r| r.class)
+impl Pattern {
+    fn new(bytes: &str, target: Target) -> Self {
+        let mask = (!0u64).checked_shr(8 * 8u32.saturating_sub(bytes.len().min(8) as u32)).unwrap_or(0);
+        Self { bytes: bytes.to_owned(), head: head(bytes.as_bytes()), mask, target }
+    }
+
+    /// Whether the pattern is at the start of `rest`, whose first 8 bytes are `rest_head`.
+    fn starts(&self, rest: &[u8], rest_head: u64) -> bool {
+        rest_head & self.mask == self.head
+            && (self.bytes.len() <= 8 || rest.get(..self.bytes.len()) == Some(self.bytes.as_bytes()))
+    }
 }
 
-/// Service and class for a URL, or `None` when it passes through untouched.
-pub fn route(config: &Config, url: &str) -> Option<Route> {
-    service_of(config, url).map(|service| Route { service, class: class_of(config, url) })
+/// The first 8 bytes of `bytes` (fewer: zeros after them), little-endian.
+fn head(bytes: &[u8]) -> u64 {
+    if let Some(&b) = bytes.first_chunk::<8>() {
+        return u64::from_le_bytes(b);
+    }
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(bytes) {
+        *d = *s;
+    }
+    u64::from_le_bytes(b)
+}
+
+/// Patterns are found by a hash of their first two bytes: this many buckets.
+const BUCKETS: usize = 64;
+
+fn bucket(first: u8, second: u8) -> usize {
+    (usize::from(first) * 33 + usize::from(second)) % BUCKETS
+}
+
+/// The config's services and class rules compiled for one pass over a URL: at
+/// each byte that starts a pattern, only the patterns with the same first two
+/// bytes are compared. Same answers as testing each rule's patterns in turn
+/// (first service and first rule in config order win), in a fraction of the time.
+#[derive(Debug, Clone)]
+pub struct Router {
+    patterns: Vec<Pattern>,
+    /// Pattern indices by [`bucket`] (patterns of two bytes or more).
+    buckets: Vec<Vec<usize>>,
+    /// Pattern indices of one-byte patterns.
+    single: Vec<usize>,
+    /// Bit `b` set when a pattern starts with byte `b`.
+    firsts: [u64; 4],
+    classes: Vec<RequestClass>,
+}
+
+impl Router {
+    /// Compiles `config`'s services and class rules (validated: no empty pattern).
+    pub fn new(config: &Config) -> Self {
+        let services = config
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.matches.iter().map(move |p| (p, Target::Service(i))));
+        let rules =
+            config.classes.iter().enumerate().flat_map(|(i, r)| r.matches.iter().map(move |p| (p, Target::Rule(i))));
+        let mut router = Self {
+            patterns: Vec::new(),
+            buckets: vec![Vec::new(); BUCKETS],
+            single: Vec::new(),
+            firsts: [0; 4],
+            classes: config.classes.iter().map(|r| r.class).collect(),
+        };
+        for (pattern, target) in services.chain(rules) {
+            let index = router.patterns.len();
+            match *pattern.as_bytes() {
+                [] => continue,
+                [_] => router.single.push(index),
+                [first, second, ..] => {
+                    if let Some(bits) = router.firsts.get_mut(usize::from(first >> 6)) {
+                        *bits |= 1 << (first & 63);
+                    }
+                    if let Some(b) = router.buckets.get_mut(bucket(first, second)) {
+                        b.push(index);
+                    }
+                }
+            }
+            router.patterns.push(Pattern::new(pattern, target));
+        }
+        router
+    }
+
+    fn starts_a_pattern(&self, byte: u8) -> bool {
+        self.firsts.get(usize::from(byte >> 6)).is_some_and(|bits| bits & (1 << (byte & 63)) != 0)
+    }
+
+    /// The first service (index) and first class rule whose patterns `url` contains.
+    fn first_matches(&self, url: &str) -> (Option<usize>, Option<usize>) {
+        let url = url.as_bytes();
+        let (mut service, mut rule) = (usize::MAX, usize::MAX);
+        let mut hit = |target: Target| match target {
+            Target::Service(i) => service = service.min(i),
+            Target::Rule(i) => rule = rule.min(i),
+        };
+        for &index in &self.single {
+            if let Some(p) = self.patterns.get(index) {
+                if p.bytes.as_bytes().first().is_some_and(|b| url.contains(b)) {
+                    hit(p.target);
+                }
+            }
+        }
+        for (i, pair) in url.windows(2).enumerate() {
+            let &[first, second] = pair else { continue };
+            if !self.starts_a_pattern(first) {
+                continue;
+            }
+            let candidates = self.buckets.get(bucket(first, second)).map_or(&[][..], Vec::as_slice);
+            if candidates.is_empty() {
+                continue;
+            }
+            let rest = url.get(i..).unwrap_or_default();
+            let rest_head = head(rest);
+            for p in candidates.iter().filter_map(|&index| self.patterns.get(index)) {
+                if p.starts(rest, rest_head) {
+                    hit(p.target);
+                }
+            }
+        }
+        let found = |i: usize| (i != usize::MAX).then_some(i);
+        (found(service), found(rule))
+    }
+
+    /// The class of a URL: the first matching rule's, else `metadata`.
+    pub fn class_of(&self, url: &str) -> RequestClass {
+        let (_, rule) = self.first_matches(url);
+        rule.and_then(|i| self.classes.get(i).copied()).unwrap_or(RequestClass::Metadata)
+    }
+
+    /// Service and class for a URL, or `None` when it passes through untouched.
+    pub fn route(&self, url: &str) -> Option<Route> {
+        let (service, rule) = self.first_matches(url);
+        let class = rule.and_then(|i| self.classes.get(i).copied()).unwrap_or(RequestClass::Metadata);
+        service.map(|service| Route { service, class })
+    }
 }
 
 #[cfg(test)]
@@ -124,7 +251,7 @@ mod tests {
 
     fn routed(url: &str) -> Option<(String, RequestClass)> {
         let c = Config::default();
-        route(&c, url).map(|r| (c.services[r.service].name.clone(), r.class))
+        Router::new(&c).route(url).map(|r| (c.services[r.service].name.clone(), r.class))
     }
 
     #[test]
@@ -201,7 +328,7 @@ mod tests {
             "/api/v1/play/abc.m3u8",
             "/other/index.mpd",
         ] {
-            assert_eq!(class_of(&new, url), class_of(&old, url), "{url}");
+            assert_eq!(Router::new(&new).class_of(url), Router::new(&old).class_of(url), "{url}");
         }
     }
 
@@ -222,7 +349,7 @@ mod tests {
                 .iter()
                 .any(|p| url.contains(p));
             if !streaming {
-                proptest::prop_assert_eq!(class_of(&new, &url), class_of(&old, &url), "{}", url);
+                proptest::prop_assert_eq!(Router::new(&new).class_of(&url), Router::new(&old).class_of(&url), "{}", url);
             }
         }
     }
@@ -272,9 +399,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The router finds what testing each service's and each rule's patterns
+        /// with `str::contains`, in config order, finds.
         #[test]
-        fn byte_matching_is_str_contains(url in "[a/é:]{0,8}", pattern in "[a/é:]{0,3}") {
-            proptest::prop_assert_eq!(matches_any(&url, std::slice::from_ref(&pattern)), url.contains(pattern.as_str()));
+        fn routing_is_the_first_service_and_rule_containing_the_url(
+            url in "[a/é:.]{0,24}",
+            services in proptest::collection::vec(proptest::collection::vec("[a/é:.]{1,4}", 1..4), 1..4),
+            rules in proptest::collection::vec(proptest::collection::vec("[a/é:.]{1,4}", 1..4), 0..6),
+        ) {
+            let classes = [RequestClass::Video, RequestClass::Thumbnail, RequestClass::Probe];
+            let config = Config {
+                services: services.iter().enumerate().map(|(i, m)| crate::engine::config::ServiceConfig {
+                    name: format!("s{i}"),
+                    matches: m.clone(),
+                    ..Config::default().services[1].clone()
+                }).collect(),
+                classes: rules.iter().enumerate().map(|(i, m)| ClassRule { class: classes[i % 3], matches: m.clone() }).collect(),
+                ..Config::default()
+            };
+            let contains = |m: &[String]| m.iter().any(|p| url.contains(p.as_str()));
+            let class = config.classes.iter().find(|r| contains(&r.matches)).map_or(RequestClass::Metadata, |r| r.class);
+            let expected = config.services.iter().position(|s| contains(&s.matches)).map(|service| Route { service, class });
+            let router = Router::new(&config);
+            proptest::prop_assert_eq!(router.route(&url), expected);
+            proptest::prop_assert_eq!(router.class_of(&url), class);
         }
     }
 }

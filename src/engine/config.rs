@@ -421,6 +421,11 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
+    /// Whether requests with `method` may be retried (compared case-insensitively).
+    pub fn is_idempotent(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
     fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {
         r.u32("maxAttempts", &mut self.max_attempts)?;
         r.millis("initialDelayMs", &mut self.initial_delay_ms)?;

@@ -287,6 +287,9 @@ pub struct Notifier {
 }
 
 fn cut(name: &str) -> &str {
+    if name.len() <= MAX_NAME_BYTES {
+        return name;
+    }
     let end = name
         .char_indices()
         .map(|(i, c)| i.saturating_add(c.len_utf8()))
@@ -361,6 +364,10 @@ impl Notifier {
             // Outside the episode's stages: the web layer signals it once per refusal.
             Signal::PlayBlocked => return Some(self.notice(NoticeKind::TapToResume, service.map(cut))),
             Signal::Unreadable => return Some(self.notice(NoticeKind::Unreadable, service.map(cut))),
+            // The common case, every healthy answer: no episode to end.
+            Signal::Answered if self.unnamed.stage == 0 && self.services.iter().all(|(_, s)| s.stage == 0) => {
+                return None
+            }
             _ => {}
         }
         let service = service.map(cut);

@@ -11,7 +11,7 @@
 
 use super::breaker::{Admission, Breaker, BreakerSnapshot, BreakerState, Recovery, Transition};
 use super::budget::RetryBudget;
-use super::classify::{self, Outcome, Route, Verdict};
+use super::classify::{Outcome, Route, Router, Verdict};
 use super::config::{Config, RequestClass};
 use super::metrics::{Metrics, MetricsSnapshot};
 use super::notify::{Notice, Notifier, Signal};
@@ -28,6 +28,9 @@ use super::Millis;
 /// Requests tracked at once; past this the oldest is dropped as if aborted, so
 /// memory stays bounded whatever the caller does.
 pub const MAX_IN_FLIGHT: usize = 1_024;
+
+/// URL buffers kept for reuse: a burst of requests this large allocates nothing.
+const SPARE_URLS: usize = 16;
 /// Events kept until polled; past this the oldest are dropped.
 pub const MAX_QUEUED_EVENTS: usize = 256;
 /// Version of [`EngineSnapshot`]; a stored snapshot of another version is ignored.
@@ -310,7 +313,8 @@ struct Service {
 struct InFlight {
     id: RequestId,
     route: Route,
-    method: String,
+    /// Its method may be retried (`retry.methods`).
+    idempotent: bool,
     /// As given (with its secrets): redacted wherever it leaves the engine.
     url: String,
     retry: RetryState,
@@ -326,12 +330,15 @@ struct InFlight {
 /// The whole resilience policy for one page.
 pub struct Engine {
     config: Config,
+    router: Router,
     services: Vec<Service>,
     budget: RetryBudget,
     rng: Rng,
     notifier: Notifier,
     metrics: Metrics,
     requests: Vec<InFlight>,
+    /// URL buffers of finished requests, for the next ones ([`Engine::copy_url`]).
+    spare_urls: Vec<String>,
     /// Attempts to cut, oldest first ([`Engine::poll_cut`]).
     cuts: Vec<RequestId>,
     events: Vec<Event>,
@@ -378,7 +385,9 @@ impl Engine {
             relay: false,
             restoring: false,
             services,
+            router: Router::new(&config),
             requests: Vec::new(),
+            spare_urls: Vec::new(),
             cuts: Vec::new(),
             events: Vec::new(),
             next_id: 1,
@@ -393,9 +402,14 @@ impl Engine {
         &self.config
     }
 
+    /// The service and class of a URL, or `None` when it passes through.
+    pub fn route(&self, url: &str) -> Option<Route> {
+        self.router.route(url)
+    }
+
     /// A new request: pass it through, send its first attempt, or fail it fast.
     pub fn begin(&mut self, now: Millis, method: &str, url: &str) -> Start {
-        let Some(route) = classify::route(&self.config, url) else {
+        let Some(route) = self.router.route(url) else {
             return Start::PassThrough;
         };
         self.metrics.on_request(route.service, route.class);
@@ -405,17 +419,17 @@ impl Engine {
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         if self.requests.len() >= MAX_IN_FLIGHT {
-            if let Some(oldest) = remove_at(&mut self.requests, 0) {
+            if let Some(oldest) = self.remove_request(0) {
                 self.release(&oldest);
             }
         }
         let retry = RetryState::new(now, &self.config.retry, Rng::new(self.rng.next_u64()));
+        let url = self.copy_url(url);
         self.requests.push(InFlight {
             id,
             route,
-            method: method.to_ascii_uppercase(),
-            // Redacted only when an event carries it: most requests never need it.
-            url: url.to_owned(),
+            idempotent: self.config.retry.is_idempotent(method),
+            url,
             retry,
             trial: false,
             attempt_started: None,
@@ -482,8 +496,7 @@ impl Engine {
         self.on_transition(now, route.service, transition, retry_after_ms);
         if verdict == Verdict::Healthy && !slow_failure && self.state(route.service) == Some(BreakerState::Closed) {
             // The service answers: a slow or retrying episode is over.
-            let name = self.service_name(route.service);
-            self.signal(now, Some(&name), Signal::Answered);
+            self.signal(now, Some(route.service), Signal::Answered);
         }
 
         match outcome {
@@ -501,17 +514,22 @@ impl Engine {
             let failure = self.open_failure(now, route.service, None);
             return self.fail(index, failure);
         }
-        let service = self.service_name(route.service);
         let Some(request) = self.requests.get_mut(index) else {
             return Next::Fail(Failure::Aborted);
         };
-        let decision =
-            request.retry.decide(now, &self.config.retry, &request.method, outcome, retry_after_ms, &mut self.budget);
+        let decision = request.retry.decide(
+            now,
+            &self.config.retry,
+            request.idempotent,
+            outcome,
+            retry_after_ms,
+            &mut self.budget,
+        );
         let attempts = request.retry.attempts();
         match decision {
             RetryDecision::Retry { delay_ms, attempt } => {
                 let event = Event::Retry {
-                    service: service.clone(),
+                    service: self.services.get(route.service).map(|s| s.name.clone()).unwrap_or_default(),
                     url: redact_url(&request.url, &self.config.secrets),
                     attempt,
                     delay_ms,
@@ -519,11 +537,11 @@ impl Engine {
                 };
                 self.metrics.on_retry(route.service, route.class);
                 self.push(event);
-                self.signal(now, Some(&service), Signal::Retrying);
+                self.signal(now, Some(route.service), Signal::Retrying);
                 Next::RetryAfter { delay_ms, attempt }
             }
             RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
-                remove_at(&mut self.requests, index);
+                self.remove_request(index);
                 Next::Deliver
             }
             RetryDecision::GiveUp(_) => {
@@ -567,8 +585,7 @@ impl Engine {
             }
         }
         for service in slow_services {
-            let name = self.service_name(service);
-            self.signal(now, Some(&name), Signal::Slow);
+            self.signal(now, Some(service), Signal::Slow);
         }
         for service in 0..self.services.len() {
             let due = self.service(service).and_then(|s| s.breaker.next_deadline()).is_some_and(|t| now >= t);
@@ -737,8 +754,7 @@ impl Engine {
 
     /// A playback-level signal (fallback entered, video back) for a service's notices.
     pub fn playback_signal(&mut self, now: Millis, service: usize, signal: Signal) {
-        let name = self.service_name(service);
-        self.signal(now, Some(&name), signal);
+        self.signal(now, Some(service), signal);
     }
 
     /// A video element of this service is watched (`true`) or no longer (`false`).
@@ -883,7 +899,7 @@ impl Engine {
             Admission::Trial => true,
             Admission::Rejected { retry_after_ms } => {
                 self.metrics.on_rejected(route.service, route.class);
-                remove_at(&mut self.requests, index);
+                self.remove_request(index);
                 return Start::Fail(self.open_failure(now, route.service, retry_after_ms));
             }
         };
@@ -973,9 +989,9 @@ impl Engine {
             reporter.breaker(now, subject, state, report);
         }
         match t.to {
-            BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(&name), Signal::Unavailable),
+            BreakerState::Open | BreakerState::Isolated => self.signal(now, Some(service), Signal::Unavailable),
             BreakerState::Closed if videos > 0 => {}
-            BreakerState::Closed => self.signal(now, Some(&name), Signal::Recovered),
+            BreakerState::Closed => self.signal(now, Some(service), Signal::Recovered),
             BreakerState::HalfOpen => {}
         }
     }
@@ -1005,14 +1021,15 @@ impl Engine {
         true
     }
 
-    fn signal(&mut self, now: Millis, service: Option<&str>, signal: Signal) {
-        if let Some(notice) = self.notifier.signal(now, service, signal) {
+    fn signal(&mut self, now: Millis, service: Option<usize>, signal: Signal) {
+        let name = service.and_then(|i| self.services.get(i)).map(|s| s.name.as_str());
+        if let Some(notice) = self.notifier.signal(now, name, signal) {
             self.push(Event::Notice(notice));
         }
     }
 
     fn fail(&mut self, index: usize, failure: Failure) -> Next {
-        remove_at(&mut self.requests, index);
+        self.remove_request(index);
         Next::Fail(failure)
     }
 
@@ -1039,7 +1056,25 @@ impl Engine {
 
     fn take(&mut self, id: RequestId) -> Option<InFlight> {
         let index = self.requests.iter().position(|r| r.id == id)?;
-        remove_at(&mut self.requests, index)
+        self.remove_request(index)
+    }
+
+    /// A request's URL, kept (with its secrets) in a recycled buffer: redacted
+    /// only when an event carries it, which most requests never need.
+    fn copy_url(&mut self, url: &str) -> String {
+        let mut copy = self.spare_urls.pop().unwrap_or_default();
+        copy.clear();
+        copy.push_str(url);
+        copy
+    }
+
+    /// Removes a request; its URL buffer goes back for the next one.
+    fn remove_request(&mut self, index: usize) -> Option<InFlight> {
+        let mut request = remove_at(&mut self.requests, index)?;
+        if self.spare_urls.len() < SPARE_URLS {
+            self.spare_urls.push(std::mem::take(&mut request.url));
+        }
+        Some(request)
     }
 
     fn service(&self, index: usize) -> Option<&Service> {

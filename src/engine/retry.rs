@@ -63,7 +63,7 @@ impl RetryState {
         &mut self,
         now: Millis,
         config: &RetryConfig,
-        method: &str,
+        idempotent: bool,
         outcome: Outcome,
         retry_after_ms: Option<Millis>,
         budget: &mut RetryBudget,
@@ -71,7 +71,7 @@ impl RetryState {
         if !outcome.is_retryable(config) {
             return RetryDecision::GiveUp(GiveUp::NotRetryable);
         }
-        if !config.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+        if !idempotent {
             return RetryDecision::GiveUp(GiveUp::NotIdempotent);
         }
         if self.attempts >= config.max_attempts {
@@ -121,16 +121,16 @@ mod tests {
         let mut r = RetryState::new(1_000, &c, Rng::new(42));
         assert_eq!(r.attempts(), 1);
         // When it fails with 504, then attempt 2 follows after 0..=2 s
-        let first = r.decide(1_500, &c, "GET", Outcome::Status(504), None, &mut budget);
+        let first = r.decide(1_500, &c, true, Outcome::Status(504), None, &mut budget);
         assert!(matches!(first, RetryDecision::Retry { attempt: 2, delay_ms } if delay_ms <= 2_000), "{first:?}");
         // And attempt 3 after 0..=4 s
-        let second = r.decide(5_000, &c, "GET", Outcome::Status(504), None, &mut budget);
+        let second = r.decide(5_000, &c, true, Outcome::Status(504), None, &mut budget);
         assert!(matches!(second, RetryDecision::Retry { attempt: 3, delay_ms } if delay_ms <= 4_000), "{second:?}");
         assert_eq!(r.attempts(), 3);
         // And the seed fixes those delays
         assert_eq!((delay(first), delay(second)), SEED_42);
         // When the third attempt fails too, then it gives up
-        let third = r.decide(9_000, &c, "GET", Outcome::Status(504), None, &mut budget);
+        let third = r.decide(9_000, &c, true, Outcome::Status(504), None, &mut budget);
         assert_eq!(third, RetryDecision::GiveUp(GiveUp::AttemptsExhausted));
         assert_eq!(r.attempts(), 3);
     }
@@ -142,11 +142,8 @@ mod tests {
         let c = RetryConfig::default();
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
-        assert!(matches!(r.decide(0, &c, "GET", Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
-        assert!(matches!(
-            r.decide(0, &c, "GET", Outcome::NetworkError, None, &mut budget),
-            RetryDecision::Retry { .. }
-        ));
+        assert!(matches!(r.decide(0, &c, true, Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
+        assert!(matches!(r.decide(0, &c, true, Outcome::NetworkError, None, &mut budget), RetryDecision::Retry { .. }));
     }
 
     #[test]
@@ -154,10 +151,14 @@ mod tests {
         let c = RetryConfig::default();
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
-        let post = r.decide(0, &c, "POST", Outcome::Status(503), None, &mut budget);
+        assert!(!c.is_idempotent("POST") && !c.is_idempotent("post"));
+        let post = r.decide(0, &c, c.is_idempotent("POST"), Outcome::Status(503), None, &mut budget);
         assert_eq!(post, RetryDecision::GiveUp(GiveUp::NotIdempotent));
         assert_eq!(r.attempts(), 1);
-        assert!(matches!(r.decide(0, &c, "get", Outcome::Status(503), None, &mut budget), RetryDecision::Retry { .. }));
+        assert!(matches!(
+            r.decide(0, &c, c.is_idempotent("get"), Outcome::Status(503), None, &mut budget),
+            RetryDecision::Retry { .. }
+        ));
     }
 
     #[test]
@@ -167,7 +168,7 @@ mod tests {
         let mut r = RetryState::new(0, &c, Rng::new(1));
         for outcome in [Outcome::Status(404), Outcome::Status(500), Outcome::Aborted, Outcome::Offline] {
             // Even for a POST, the outcome is checked before the method
-            let d = r.decide(0, &c, "POST", outcome, None, &mut budget);
+            let d = r.decide(0, &c, false, outcome, None, &mut budget);
             assert_eq!(d, RetryDecision::GiveUp(GiveUp::NotRetryable), "{outcome:?}");
         }
     }
@@ -180,7 +181,7 @@ mod tests {
         let mut r = RetryState::new(0, &c, Rng::new(1));
         // When it keeps failing, then four retries with doubling delays, then give up
         let decisions: Vec<_> =
-            (0..6).map(|_| r.decide(0, &c, "GET", Outcome::Status(502), None, &mut budget)).collect();
+            (0..6).map(|_| r.decide(0, &c, true, Outcome::Status(502), None, &mut budget)).collect();
         let retry = |delay_ms, attempt| RetryDecision::Retry { delay_ms, attempt };
         assert_eq!(
             decisions,
@@ -196,7 +197,7 @@ mod tests {
         // And one attempt in all means no retry
         let once = RetryConfig { max_attempts: 1, ..RetryConfig::default() };
         let mut r = RetryState::new(0, &once, Rng::new(1));
-        let d = r.decide(0, &once, "GET", Outcome::Status(502), None, &mut budget);
+        let d = r.decide(0, &once, true, Outcome::Status(502), None, &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::AttemptsExhausted));
     }
 
@@ -207,11 +208,11 @@ mod tests {
         let mut budget = roomy_budget();
         let mut r = RetryState::new(0, &c, Rng::new(1));
         // When the server asks for 10 s, then 10 s it is
-        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(429), Some(10_000), &mut budget)), 10_000);
+        assert_eq!(delay(r.decide(0, &c, true, Outcome::Status(429), Some(10_000), &mut budget)), 10_000);
         // When it asks for less than the backoff (4 s now), the backoff wins
-        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(429), Some(1_000), &mut budget)), 4_000);
+        assert_eq!(delay(r.decide(0, &c, true, Outcome::Status(429), Some(1_000), &mut budget)), 4_000);
         // When it asks for an hour, it gets the 60 s cap
-        assert_eq!(delay(r.decide(0, &c, "GET", Outcome::Status(503), Some(3_600_000), &mut budget)), 60_000);
+        assert_eq!(delay(r.decide(0, &c, true, Outcome::Status(503), Some(3_600_000), &mut budget)), 60_000);
     }
 
     #[test]
@@ -221,15 +222,15 @@ mod tests {
         let mut budget = roomy_budget();
         let mut r = RetryState::new(1_000, &c, Rng::new(1));
         // When the failure comes at t = 9000, the retry would start at 11 000 = the deadline: allowed
-        assert!(matches!(r.decide(9_000, &c, "GET", Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
+        assert!(matches!(r.decide(9_000, &c, true, Outcome::Timeout, None, &mut budget), RetryDecision::Retry { .. }));
         // When the next comes at t = 7001 + 4 s > 11 000: refused
         let mut r = RetryState::new(1_000, &c, Rng::new(1));
-        let _ = r.decide(1_000, &c, "GET", Outcome::Timeout, None, &mut budget);
-        let d = r.decide(7_001, &c, "GET", Outcome::Timeout, None, &mut budget);
+        let _ = r.decide(1_000, &c, true, Outcome::Timeout, None, &mut budget);
+        let d = r.decide(7_001, &c, true, Outcome::Timeout, None, &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));
         // And a Retry-After past the deadline is refused too, even from a clock at the top of its range
         let mut r = RetryState::new(u64::MAX, &c, Rng::new(1));
-        let d = r.decide(u64::MAX, &c, "GET", Outcome::Status(503), Some(20_000), &mut budget);
+        let d = r.decide(u64::MAX, &c, true, Outcome::Status(503), Some(20_000), &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));
     }
 
@@ -241,15 +242,15 @@ mod tests {
         let mut a = RetryState::new(0, &c, Rng::new(1));
         let mut b = RetryState::new(0, &c, Rng::new(2));
         // When two requests fail, then the first retries and the second is refused
-        assert!(matches!(a.decide(0, &c, "GET", Outcome::Status(503), None, &mut budget), RetryDecision::Retry { .. }));
-        let d = b.decide(0, &c, "GET", Outcome::Status(503), None, &mut budget);
+        assert!(matches!(a.decide(0, &c, true, Outcome::Status(503), None, &mut budget), RetryDecision::Retry { .. }));
+        let d = b.decide(0, &c, true, Outcome::Status(503), None, &mut budget);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::BudgetExhausted));
         assert_eq!(b.attempts(), 1);
         // And a refused retry (deadline) does not spend the budget
         let mut spare = RetryBudget::new(&BudgetConfig { ratio: 0.0, min_per_second: 0.1, window_ms: 10_000 });
         let tight = RetryConfig { deadline_ms: 1_000, jitter: Jitter::None, ..RetryConfig::default() };
         let mut late = RetryState::new(0, &tight, Rng::new(1));
-        let d = late.decide(0, &tight, "GET", Outcome::Status(503), None, &mut spare);
+        let d = late.decide(0, &tight, true, Outcome::Status(503), None, &mut spare);
         assert_eq!(d, RetryDecision::GiveUp(GiveUp::DeadlineExceeded));
         assert!(spare.try_withdraw(0));
     }
@@ -274,7 +275,7 @@ mod tests {
             for (step, retry_after, which) in steps {
                 now += step;
                 let outcome = outcomes.get(which).copied().unwrap_or(Outcome::Timeout);
-                let d = r.decide(now, &c, "GET", outcome, retry_after, &mut budget);
+                let d = r.decide(now, &c, true, outcome, retry_after, &mut budget);
                 if let RetryDecision::Retry { delay_ms, attempt } = d {
                     prop_assert!(delay_ms <= cap);
                     prop_assert_eq!(attempt, r.attempts());

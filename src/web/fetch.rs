@@ -11,7 +11,7 @@ use super::attempt::{send, sleep, Sent};
 use super::browser::{global_fetch, is_online, wall_clock};
 use super::errors;
 use super::runtime::Runtime;
-use crate::engine::classify::{self, Outcome};
+use crate::engine::classify::Outcome;
 use crate::engine::config::RequestClass;
 use crate::engine::redact::redact_url;
 use crate::engine::resilience::{Failure, Next, Report, Start};
@@ -56,21 +56,21 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
     let request = describe(&input, &init_object);
     let mut stops = vec![runtime.lifetime()];
     stops.extend(request.signal);
-    // The error's URL, redacted only when there is an error.
-    let failed = |failure: &Failure, service: &str| {
-        errors::failure(failure, service, &redact_url(&request.url, &runtime.secrets()))
+    // The error's service and URL (redacted), looked up only when there is an error.
+    let failed = |failure: &Failure| {
+        let route = runtime.read(|e, _| e.route(&request.url)).flatten();
+        let service = route.map(|r| runtime.service_name(r.service)).unwrap_or_default();
+        errors::failure(failure, &service, &redact_url(&request.url, &runtime.secrets()))
     };
     if !is_online() {
         runtime.set_online(false);
     }
 
-    let route = runtime.read(|e, _| classify::route(e.config(), &request.url)).flatten();
-    let service = route.map(|r| runtime.service_name(r.service)).unwrap_or_default();
     let mut start = runtime.engine(|e, now| e.begin(now, &request.method, &request.url)).unwrap_or(Start::PassThrough);
     loop {
         let attempt = match start {
             Start::PassThrough => return JsFuture::from(global_fetch(&input, &init)).await,
-            Start::Fail(failure) => return Err(failed(&failure, &service)),
+            Start::Fail(failure) => return Err(failed(&failure)),
             Start::Send(attempt) => attempt,
         };
         // The attempt is also cut if its breaker opens meanwhile.
@@ -87,12 +87,12 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
         let next = runtime.engine(|e, now| e.finish(now, attempt.id, report)).unwrap_or(Next::Fail(Failure::Aborted));
         match (next, response) {
             (Next::Deliver, Some(response)) => return Ok(response.into()),
-            (Next::Fail(failure), _) => return Err(failed(&failure, &service)),
-            (Next::Deliver, None) => return Err(failed(&Failure::Aborted, &service)),
+            (Next::Fail(failure), _) => return Err(failed(&failure)),
+            (Next::Deliver, None) => return Err(failed(&Failure::Aborted)),
             (Next::RetryAfter { delay_ms, .. }, _) => {
                 if !sleep(delay_ms, &stops).await {
                     runtime.engine(|e, _| e.abort(attempt.id));
-                    return Err(failed(&Failure::Aborted, &service));
+                    return Err(failed(&Failure::Aborted));
                 }
                 start = runtime.engine(|e, now| e.resume(now, attempt.id)).unwrap_or(Start::Fail(Failure::Aborted));
             }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use player_resilience::engine::breaker::BreakerState;
-use player_resilience::engine::classify::{self, Outcome, Route};
+use player_resilience::engine::classify::{Outcome, Route, Router};
 use player_resilience::engine::config::Config;
 use player_resilience::engine::resilience::{Attempt, Engine, Event, Failure, Next, Probe, Report, RequestId, Start};
 use player_resilience::engine::Millis;
@@ -119,27 +119,22 @@ impl Hasher for IdHasher {
 /// A map keyed by request id.
 pub type ById<T> = HashMap<RequestId, T, BuildHasherDefault<IdHasher>>;
 
-/// The default config's routing, remembered per URL (a fleet asks for few URLs),
-/// for the models of other clients.
+/// The default config's routing, for the models of other clients.
 pub struct Routes {
     pub config: Config,
-    seen: Vec<(String, Option<Route>)>,
+    router: Router,
 }
 
 impl Routes {
     /// The default config, enabled.
     pub fn new() -> Self {
-        Self { config: Config { enabled: true, ..Config::default() }, seen: Vec::new() }
+        let config = Config { enabled: true, ..Config::default() };
+        Self { router: Router::new(&config), config }
     }
 
     /// The URL's service and class, or `None` when no service claims it.
-    pub fn route(&mut self, url: &str) -> Option<Route> {
-        if let Some((_, r)) = self.seen.iter().find(|(u, _)| u == url) {
-            return *r;
-        }
-        let r = classify::route(&self.config, url);
-        self.seen.push((url.to_owned(), r));
-        r
+    pub fn route(&self, url: &str) -> Option<Route> {
+        self.router.route(url)
     }
 }
 

@@ -28,7 +28,7 @@ use super::convert::to_js;
 use super::fetch;
 use super::runtime::{Attachment, Runtime};
 use crate::engine::breaker::BreakerState;
-use crate::engine::classify::{self, says_unreadable};
+use crate::engine::classify::says_unreadable;
 use crate::engine::config::PlaybackConfig;
 use crate::engine::notify::{NoticeKind, Signal};
 use crate::engine::playback::{
@@ -316,7 +316,7 @@ impl Watch {
 
     /// The service whose breaker guards `url`.
     fn service_of(&self, url: &str) -> Option<usize> {
-        self.runtime.read(|e, _| classify::route(e.config(), url).map(|r| r.service)).flatten()
+        self.runtime.read(|e, _| e.route(url).map(|r| r.service)).flatten()
     }
 
     /// Tells the engine the video moved from service `previous` to `service`.
