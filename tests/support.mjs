@@ -17,10 +17,12 @@ const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'a
 /**
  * Serves a page and files of the repository from 127.0.0.1 (another origin than
  * the fault server): `/` is `page` (HTML), any other path goes through `file(path)`
- * to a path under the repository, or null for 404. Resolves the `http.Server`.
+ * to a path under the repository, or null for 404; `headers` go on every response.
+ * Resolves the `http.Server`.
  */
-export function startSite(page, file) {
+export function startSite(page, file, headers = {}) {
   const server = createHttpServer(async (req, res) => {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const path = normalize(new URL(req.url, 'http://x').pathname);
     if (path === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     const target = file(path);

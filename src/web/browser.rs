@@ -12,9 +12,16 @@ extern "C" {
     pub fn global_fetch(input: &JsValue, init: &JsValue) -> js_sys::Promise;
 }
 
+thread_local! {
+    /// The page's `performance` and `navigator`, looked up once: every request
+    /// reads the clock and the online flag.
+    static PERFORMANCE: Option<web_sys::Performance> = web_sys::window().and_then(|w| w.performance());
+    static NAVIGATOR: Option<web_sys::Navigator> = web_sys::window().map(|w| w.navigator());
+}
+
 /// Monotonic time for the engine: `performance.now()`, whole milliseconds.
 pub fn now() -> Millis {
-    let ms = web_sys::window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now());
+    let ms = PERFORMANCE.with(|p| p.as_ref().map_or_else(js_sys::Date::now, web_sys::Performance::now));
     ms as Millis
 }
 
@@ -38,7 +45,7 @@ pub fn seed() -> u64 {
 
 /// `navigator.onLine`: false means the client is certainly offline.
 pub fn is_online() -> bool {
-    web_sys::window().map_or(true, |w| w.navigator().on_line())
+    NAVIGATOR.with(|n| n.as_ref().map_or(true, web_sys::Navigator::on_line))
 }
 
 /// Whether the page is visible (a hidden tab spends no probes).

@@ -26,8 +26,9 @@ struct Described {
 /// Reads the URL, method and caller's signal from `(input, init)` as fetch would:
 /// `init` wins over a `Request` input.
 fn describe(input: &JsValue, init: &Object) -> Described {
-    let request = input.dyn_ref::<Request>();
-    let url = match (input.as_string(), request) {
+    let text = input.as_string();
+    let request = if text.is_some() { None } else { input.dyn_ref::<Request>() };
+    let url = match (text, request) {
         (Some(url), _) => url,
         (None, Some(request)) => request.url(),
         // A URL object, or anything else fetch would turn into a string.
@@ -82,8 +83,11 @@ pub async fn run(runtime: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<
         if matches!(outcome, Outcome::NetworkError | Outcome::Timeout | Outcome::Offline) && !is_online() {
             runtime.set_online(false);
         }
-        let retry_after = response.as_ref().and_then(|r| r.headers().get("retry-after").ok().flatten());
-        let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms: wall_clock() };
+        // Only a failure's `Retry-After` matters.
+        let failed_status = response.as_ref().filter(|r| r.status() >= 400);
+        let retry_after = failed_status.and_then(|r| r.headers().get("retry-after").ok().flatten());
+        let wall_clock_ms = if retry_after.is_some() { wall_clock() } else { 0 };
+        let report = Report { outcome, retry_after: retry_after.as_deref(), wall_clock_ms };
         let next = runtime.engine(|e, now| e.finish(now, attempt.id, report)).unwrap_or(Next::Fail(Failure::Aborted));
         match (next, response) {
             (Next::Deliver, Some(response)) => return Ok(response.into()),
