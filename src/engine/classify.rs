@@ -140,7 +140,7 @@ fn bucket(first: u8, second: u8) -> usize {
 
 /// The config's services and class rules compiled for one pass over a URL: at
 /// each byte that starts a pattern, only the patterns with the same first two
-/// bytes are compared. Same answers as testing each rule's patterns in turn
+/// bytes are compared, by their first 8 bytes first. Same answers as testing each rule's patterns in turn
 /// (first service and first rule in config order win), in a fraction of the time.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -149,8 +149,8 @@ pub struct Router {
     buckets: Vec<Vec<usize>>,
     /// Pattern indices of one-byte patterns.
     single: Vec<usize>,
-    /// Bit `b` set when a pattern starts with byte `b`.
-    firsts: [u64; 4],
+    /// Whether a pattern (two bytes or more) starts with this byte.
+    firsts: [bool; 256],
     classes: Vec<RequestClass>,
 }
 
@@ -168,7 +168,7 @@ impl Router {
             patterns: Vec::new(),
             buckets: vec![Vec::new(); BUCKETS],
             single: Vec::new(),
-            firsts: [0; 4],
+            firsts: [false; 256],
             classes: config.classes.iter().map(|r| r.class).collect(),
         };
         for (pattern, target) in services.chain(rules) {
@@ -177,8 +177,8 @@ impl Router {
                 [] => continue,
                 [_] => router.single.push(index),
                 [first, second, ..] => {
-                    if let Some(bits) = router.firsts.get_mut(usize::from(first >> 6)) {
-                        *bits |= 1 << (first & 63);
+                    if let Some(starts) = router.firsts.get_mut(usize::from(first)) {
+                        *starts = true;
                     }
                     if let Some(b) = router.buckets.get_mut(bucket(first, second)) {
                         b.push(index);
@@ -188,10 +188,6 @@ impl Router {
             router.patterns.push(Pattern::new(pattern, target));
         }
         router
-    }
-
-    fn starts_a_pattern(&self, byte: u8) -> bool {
-        self.firsts.get(usize::from(byte >> 6)).is_some_and(|bits| bits & (1 << (byte & 63)) != 0)
     }
 
     /// The first service (index) and first class rule whose patterns `url` contains.
@@ -209,16 +205,16 @@ impl Router {
                 }
             }
         }
-        for (i, pair) in url.windows(2).enumerate() {
-            let &[first, second] = pair else { continue };
-            if !self.starts_a_pattern(first) {
-                continue;
-            }
+        let starts_a_pattern = |b: &u8| self.firsts.get(usize::from(*b)) == Some(&true);
+        let mut from = 0;
+        while let Some(at) = url.get(from..).and_then(|rest| rest.iter().position(starts_a_pattern)).map(|n| from + n) {
+            from = at + 1;
+            let rest = url.get(at..).unwrap_or_default();
+            let &[first, second, ..] = rest else { break };
             let candidates = self.buckets.get(bucket(first, second)).map_or(&[][..], Vec::as_slice);
             if candidates.is_empty() {
                 continue;
             }
-            let rest = url.get(i..).unwrap_or_default();
             let rest_head = head(rest);
             for p in candidates.iter().filter_map(|&index| self.patterns.get(index)) {
                 if p.starts(rest, rest_head) {

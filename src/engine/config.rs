@@ -423,7 +423,7 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// Whether requests with `method` may be retried (compared case-insensitively).
     pub fn is_idempotent(&self, method: &str) -> bool {
-        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+        self.methods.iter().any(|m| m == method) || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
     }
 
     fn read(&mut self, mut r: ObjectReader<'_>) -> Res<()> {

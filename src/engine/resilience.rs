@@ -541,7 +541,7 @@ impl Engine {
                 Next::RetryAfter { delay_ms, attempt }
             }
             RetryDecision::GiveUp(GiveUp::NotRetryable | GiveUp::NotIdempotent) if outcome.status().is_some() => {
-                self.remove_request(index);
+                self.drop_request(index);
                 Next::Deliver
             }
             RetryDecision::GiveUp(_) => {
@@ -899,7 +899,7 @@ impl Engine {
             Admission::Trial => true,
             Admission::Rejected { retry_after_ms } => {
                 self.metrics.on_rejected(route.service, route.class);
-                self.remove_request(index);
+                self.drop_request(index);
                 return Start::Fail(self.open_failure(now, route.service, retry_after_ms));
             }
         };
@@ -1029,7 +1029,7 @@ impl Engine {
     }
 
     fn fail(&mut self, index: usize, failure: Failure) -> Next {
-        self.remove_request(index);
+        self.drop_request(index);
         Next::Fail(failure)
     }
 
@@ -1068,7 +1068,20 @@ impl Engine {
         copy
     }
 
-    /// Removes a request; its URL buffer goes back for the next one.
+    /// Drops a request where it lies (moving it out of the list is the costlier
+    /// part of a decision); its URL buffer goes back for the next one.
+    fn drop_request(&mut self, index: usize) {
+        let Some(tail) = self.requests.get_mut(index..) else { return };
+        tail.rotate_left(1);
+        if let Some(last) = self.requests.last_mut() {
+            if self.spare_urls.len() < SPARE_URLS {
+                self.spare_urls.push(std::mem::take(&mut last.url));
+            }
+        }
+        self.requests.truncate(self.requests.len().saturating_sub(1));
+    }
+
+    /// Removes a request and returns it; its URL buffer goes back for the next one.
     fn remove_request(&mut self, index: usize) -> Option<InFlight> {
         let mut request = remove_at(&mut self.requests, index)?;
         if self.spare_urls.len() < SPARE_URLS {
