@@ -12,33 +12,17 @@
 //
 // Timings of the incident scenario and screenshots go to test-output/ (not committed).
 
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startDemoServer } from '../../www/demo-server.mjs';
-import { launchChromium } from '../support.mjs';
-import { eventsOf, incident, incidentTimings, now, openDemo as open, PLEX_ROUTES, playsAgain, until, videoState } from './page.mjs';
+import { eventsOf, incident, incidentTimings, now, demoForTests, PLEX_ROUTES, playsAgain, until, videoState } from './page.mjs';
 
 const OUT = new URL('../../test-output/', import.meta.url);
 
-let server;
-let base; // the server's origin, no trailing slash
-let browser;
-
-before(async () => {
-  fs.mkdirSync(OUT, { recursive: true });
-  server = await startDemoServer({ port: 0 });
-  base = server.url.replace(/\/$/, '');
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+before(() => fs.mkdirSync(OUT, { recursive: true }));
 
 /** A fresh page on the demo with its own fault session (see page.mjs `openDemo`). */
-const openDemo = (t, options) => open(t, { browser, base, ...options });
+const openDemo = demoForTests();
 
 /** The video has played at least `seconds` and thumbnails ahead are cached. */
 async function playingWithCache(page, control, seconds = 2) {

@@ -7,29 +7,12 @@
 // deadlines; the few fixed waits are windows in which a wrong behaviour (a
 // self-resumed video, a reload loop) would show itself, never what makes a test pass.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemoServer } from '../../www/demo-server.mjs';
-import { launchChromium } from '../support.mjs';
-import { eventsOf, incident, now, openDemo as open, playsAgain, until, videoState } from './page.mjs';
-
-let server;
-let base; // the server's origin, no trailing slash
-let browser;
-
-before(async () => {
-  server = await startDemoServer({ port: 0 });
-  base = server.url.replace(/\/$/, '');
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+import { eventsOf, incident, now, demoForTests, playsAgain, until, videoState } from './page.mjs';
 
 /** A fresh page on the demo with its own fault session (see page.mjs `openDemo`). */
-const openDemo = (t, options) => open(t, { browser, base, ...options });
+const openDemo = demoForTests();
 
 /** Records the element's own events in window.__media: { t, type, code, trusted, at, paused }. */
 const recordMedia = (page) =>

@@ -4,6 +4,9 @@
 // incident driven as a person lives it.
 
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
+import { startDemoServer } from '../../www/demo-server.mjs';
+import { launchChromium } from '../support.mjs';
 
 // Fast enough for tests, same policy shape as the defaults: probes every 0.5-1 s,
 // a breaker that rests 1-4 s after a failed trial, a thumbnail every 2 s.
@@ -23,6 +26,25 @@ export const config = (session) => ({
 });
 
 let sessions = 0;
+
+/**
+ * For a test file: the demo server and Chromium started before its tests and
+ * closed after them. Returns `openDemo(t, options)`: a fresh page on that server
+ * in that browser (see `openDemo` below).
+ */
+export function demoForTests() {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startDemoServer({ port: 0 });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return (t, options) => openDemo(t, { browser, base: server.url.replace(/\/$/, ''), ...options });
+}
 
 /**
  * A fresh page on the demo (served at `base` by www/demo-server.mjs) in its own
