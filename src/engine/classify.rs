@@ -140,8 +140,9 @@ fn bucket(first: u8, second: u8) -> usize {
 
 /// The config's services and class rules compiled for one pass over a URL: at
 /// each byte that starts a pattern, only the patterns with the same first two
-/// bytes are compared, by their first 8 bytes first. Same answers as testing each rule's patterns in turn
-/// (first service and first rule in config order win), in a fraction of the time.
+/// bytes are compared, by their first 8 bytes first. Same answers as testing each
+/// rule's patterns in turn (first service and first rule in config order win), in
+/// a fraction of the time.
 #[derive(Debug, Clone)]
 pub struct Router {
     patterns: Vec<Pattern>,
@@ -228,15 +229,17 @@ impl Router {
 
     /// The class of a URL: the first matching rule's, else `metadata`.
     pub fn class_of(&self, url: &str) -> RequestClass {
-        let (_, rule) = self.first_matches(url);
-        rule.and_then(|i| self.classes.get(i).copied()).unwrap_or(RequestClass::Metadata)
+        self.class(self.first_matches(url).1)
     }
 
     /// Service and class for a URL, or `None` when it passes through untouched.
     pub fn route(&self, url: &str) -> Option<Route> {
         let (service, rule) = self.first_matches(url);
-        let class = rule.and_then(|i| self.classes.get(i).copied()).unwrap_or(RequestClass::Metadata);
-        service.map(|service| Route { service, class })
+        service.map(|service| Route { service, class: self.class(rule) })
+    }
+
+    fn class(&self, rule: Option<usize>) -> RequestClass {
+        rule.and_then(|i| self.classes.get(i).copied()).unwrap_or(RequestClass::Metadata)
     }
 }
 

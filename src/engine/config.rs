@@ -423,6 +423,7 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// Whether requests with `method` may be retried (compared case-insensitively).
     pub fn is_idempotent(&self, method: &str) -> bool {
+        // An exact match first: the common case, without folding case.
         self.methods.iter().any(|m| m == method) || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
     }
 

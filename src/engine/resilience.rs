@@ -28,7 +28,6 @@ use super::Millis;
 /// Requests tracked at once; past this the oldest is dropped as if aborted, so
 /// memory stays bounded whatever the caller does.
 pub const MAX_IN_FLIGHT: usize = 1_024;
-
 /// URL buffers kept for reuse: a burst of requests this large allocates nothing.
 const SPARE_URLS: usize = 16;
 /// Events kept until polled; past this the oldest are dropped.
@@ -419,9 +418,8 @@ impl Engine {
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         if self.requests.len() >= MAX_IN_FLIGHT {
-            if let Some(oldest) = self.remove_request(0) {
-                self.release(&oldest);
-            }
+            self.release(0);
+            self.drop_request(0);
         }
         let retry = RetryState::new(now, &self.config.retry, Rng::new(self.rng.next_u64()));
         let url = self.copy_url(url);
@@ -450,8 +448,9 @@ impl Engine {
 
     /// The caller aborted the request (mid-attempt or while waiting to retry).
     pub fn abort(&mut self, id: RequestId) {
-        if let Some(request) = self.take(id) {
-            self.release(&request);
+        if let Some(index) = self.requests.iter().position(|r| r.id == id) {
+            self.release(index);
+            self.drop_request(index);
         }
     }
 
@@ -1033,14 +1032,13 @@ impl Engine {
         Next::Fail(failure)
     }
 
-    /// Frees what a dropped request held in its breaker.
-    fn release(&mut self, request: &InFlight) {
-        if request.attempt_started.is_some() {
-            if let Some(s) = self.service_mut(request.route.service) {
-                s.breaker.record_ignored(request.trial);
-            }
-            self.metrics.on_result(request.route.service, request.route.class, Verdict::NotCounted, false, 0);
+    /// Frees what the request at `index`, about to be dropped, held in its breaker.
+    fn release(&mut self, index: usize) {
+        let Some(&InFlight { route, trial, attempt_started: Some(_), .. }) = self.requests.get(index) else { return };
+        if let Some(s) = self.service_mut(route.service) {
+            s.breaker.record_ignored(trial);
         }
+        self.metrics.on_result(route.service, route.class, Verdict::NotCounted, false, 0);
     }
 
     fn push(&mut self, event: Event) {
@@ -1052,11 +1050,6 @@ impl Engine {
 
     fn find(&self, id: RequestId) -> Option<&InFlight> {
         self.requests.iter().find(|r| r.id == id)
-    }
-
-    fn take(&mut self, id: RequestId) -> Option<InFlight> {
-        let index = self.requests.iter().position(|r| r.id == id)?;
-        self.remove_request(index)
     }
 
     /// A request's URL, kept (with its secrets) in a recycled buffer: redacted
@@ -1079,15 +1072,6 @@ impl Engine {
             }
         }
         self.requests.truncate(self.requests.len().saturating_sub(1));
-    }
-
-    /// Removes a request and returns it; its URL buffer goes back for the next one.
-    fn remove_request(&mut self, index: usize) -> Option<InFlight> {
-        let mut request = remove_at(&mut self.requests, index)?;
-        if self.spare_urls.len() < SPARE_URLS {
-            self.spare_urls.push(std::mem::take(&mut request.url));
-        }
-        Some(request)
     }
 
     fn service(&self, index: usize) -> Option<&Service> {
