@@ -401,6 +401,7 @@ impl Playback {
                 self.health = VideoHealth::Healthy;
                 self.playing = true;
                 self.reloads = 0;
+                self.blocked = false;
                 Some(PlaybackAction::Recovered)
             }
             VideoHealth::Healthy | VideoHealth::Fallback => None,
@@ -541,6 +542,8 @@ impl Playback {
                 self.reloads = 0;
                 self.unreadable = 0;
                 self.playing = true;
+                // Playing without the awaited gesture (the browser let it): no longer awaited.
+                self.blocked = false;
                 self.rewatch(now);
                 Some(PlaybackAction::Recovered)
             }
@@ -1175,6 +1178,20 @@ mod tests {
         p.on_breaker_open(5_000);
         // then the resume still means to play: the pause was the browser's.
         assert!(matches!(p.on_breaker_closed(9_000, 9.0), Some(PlaybackAction::Resume { play: true, .. })));
+    }
+
+    #[test]
+    fn a_refused_resume_that_plays_by_itself_awaits_no_gesture() {
+        // Given a resume whose play() was refused,
+        let mut p = played_ten_seconds(&PlaybackConfig::default());
+        p.on_breaker_open(10_000);
+        assert!(matches!(p.on_breaker_closed(40_000, 40.0), Some(PlaybackAction::Resume { play: true, .. })));
+        assert_eq!(p.on_play_refused(), Some(PlaybackAction::AwaitGesture));
+        // when the browser plays it anyway (its own autoplay), then it is back and no
+        // longer blocked: a later tap neither seeks nor plays it.
+        assert_eq!(p.on_playing(41_000), Some(PlaybackAction::Recovered));
+        assert!(!p.is_blocked());
+        assert_eq!(p.on_gesture(70.0), None);
     }
 
     #[test]

@@ -457,16 +457,30 @@ test('a resume the browser refuses to play waits for a tap, then plays with soun
   // --autoplay-policy (measured: default, user-gesture-required and
   // document-user-activation-required all play www/media/sound.webm, which has a
   // tone). So the page plays the browser's part of a kiosk that refuses: until the
-  // first gesture, play() rejects with the DOMException a refusing Chromium throws.
+  // first gesture, play() rejects with the DOMException a refusing Chromium throws,
+  // and the `autoplay` attribute is the page's wish only (a refusing browser does
+  // not autoplay either; left to Chromium, it played the resumed video by itself
+  // some seconds later, before a slow test's click).
   const context = await browser.newContext();
   await context.addInitScript(() => {
     const play = HTMLMediaElement.prototype.play;
+    const autoplay = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'autoplay');
     let activated = false;
     addEventListener('pointerdown', () => (activated = true), { capture: true, once: true });
     HTMLMediaElement.prototype.play = function () {
       if (activated) return play.call(this);
       return Promise.reject(new DOMException("play() failed because the user didn't interact with the document first.", 'NotAllowedError'));
     };
+    Object.defineProperty(HTMLMediaElement.prototype, 'autoplay', {
+      configurable: true,
+      get() {
+        return this.wantsAutoplay ?? false;
+      },
+      set(value) {
+        this.wantsAutoplay = Boolean(value);
+        if (activated) autoplay.set.call(this, value);
+      },
+    });
   });
   const fresh = await context.newPage();
   try {

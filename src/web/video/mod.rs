@@ -533,6 +533,11 @@ impl Watch {
             PlaybackAction::Resume { at_s, play } => self.check_source(generation, at_s, play, "resume"),
             PlaybackAction::Recovered => {
                 self.leave_fallback();
+                // It plays without the gesture awaited (the browser let it): stop waiting.
+                let awaited = self.st().is_some_and(|mut st| !std::mem::take(&mut st.gesture).is_empty());
+                if awaited {
+                    self.emit("unblocked", None);
+                }
                 self.signal(Signal::Recovered);
             }
             // Data still arrives: the stream is slow, not the server dead. No failure.
